@@ -1,0 +1,1 @@
+-- Demo data of this service (idempotent: re-running it changes nothing).

@@ -1,0 +1,40 @@
+//! The `strategy` service (`bigmarket.strategy.v1.StrategyService`, port 50051).
+
+pub mod grpc;
+
+use bm_api::strategy::strategy_service_server::StrategyServiceServer;
+use bm_server::{Backends, Command, GrpcServer, ServiceDefaults, StartupError, StatefulSettings, run_database_command};
+use serde::{Deserialize, Serialize};
+
+/// The service's migrations (`services/strategy/migrations`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The demo data loaded by `strategy seed` (idempotent).
+pub const DEMO_DATA: &str = include_str!("../seed/demo.sql");
+
+/// What only this service configures (`BM_SERVICE__…`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StrategyOptions {}
+
+impl ServiceDefaults for StrategyOptions {
+    const PORT: u16 = 50051;
+    const DATABASE: &'static str = "bm_strategy";
+}
+
+/// The whole configuration.
+pub type Settings = StatefulSettings<StrategyOptions>;
+
+/// Runs `command`.
+pub async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
+    if run_database_command(command, &settings.database, &MIGRATOR, DEMO_DATA).await? {
+        return Ok(());
+    }
+    let backends =
+        Backends::connect("strategy", &settings.database, &settings.redis, &settings.nats, &MIGRATOR).await?;
+    let mut server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME).await?;
+    for (name, check) in backends.health_checks() {
+        server = server.health_check(name, check);
+    }
+    let routes = tonic::service::Routes::new(StrategyServiceServer::new(grpc::StrategyHandler::new()));
+    server.serve(routes).await
+}

@@ -1,0 +1,315 @@
+//! Connections to Postgres, Redis and NATS, each with a bounded retry at start and an
+//! error that names the setting and the endpoint (never a password).
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use deadpool_redis::{Pool as RedisPool, Runtime};
+use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+
+use crate::config::{ConfigError, DatabaseSettings, NatsSettings, RedisSettings, redact_url};
+
+/// Why a binary could not start. The message names the setting to look at.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Postgres could not be reached or refused the login.
+    #[error("database.url: cannot connect to {url} after {attempts} attempts")]
+    Postgres {
+        /// The redacted URL.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("database: migrations failed on {url}")]
+    Migrate {
+        /// The redacted URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// The demo data could not be loaded.
+    #[error("database: loading the demo data failed on {url}")]
+    Seed {
+        /// The redacted URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Redis could not be reached.
+    #[error("redis.url: cannot connect to {url} after {attempts} attempts: {reason}")]
+    Redis {
+        /// The redacted URL.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        reason: String,
+    },
+    /// NATS could not be reached or JetStream refused a stream.
+    #[error("nats.url: {what} at {url}: {reason}")]
+    Nats {
+        /// What failed.
+        what: String,
+        /// The redacted URL.
+        url: String,
+        /// The last error.
+        reason: String,
+    },
+    /// The gRPC port could not be bound.
+    #[error("grpc.port: cannot listen on {address}")]
+    Bind {
+        /// `host:port`.
+        address: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("grpc server failed")]
+    Serve(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Connects the pool, retrying up to `database.connect_attempts` times.
+pub async fn connect_postgres(settings: &DatabaseSettings) -> Result<PgPool, StartupError> {
+    let options = PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms));
+    let mut attempt = 1;
+    loop {
+        // One plain connection first: the pool would hide the real reason behind "timed out".
+        let probe = async {
+            use sqlx::Connection as _;
+            sqlx::PgConnection::connect(&settings.url).await?.close().await?;
+            options.clone().connect(&settings.url).await
+        };
+        match probe.await {
+            Ok(pool) => return Ok(pool),
+            Err(error) => {
+                // A malformed URL does not get better by waiting; anything else might
+                // (Postgres still starting, network not up yet).
+                let permanent = matches!(error, sqlx::Error::Configuration(_));
+                if permanent || attempt >= settings.connect_attempts {
+                    return Err(StartupError::Postgres {
+                        url: settings.redacted_url(),
+                        attempts: attempt,
+                        source: error,
+                    });
+                }
+                tracing::warn!(attempt, url = %settings.redacted_url(), %error, "postgres not reachable yet, retrying");
+                tokio::time::sleep(RETRY_PAUSE).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Connects and applies `migrator`.
+pub async fn connect_and_migrate(settings: &DatabaseSettings, migrator: &Migrator) -> Result<PgPool, StartupError> {
+    let pool = connect_postgres(settings).await?;
+    migrate(&pool, settings, migrator).await?;
+    Ok(pool)
+}
+
+/// Applies `migrator` to `pool`.
+pub async fn migrate(pool: &PgPool, settings: &DatabaseSettings, migrator: &Migrator) -> Result<(), StartupError> {
+    migrator.run(pool).await.map_err(|source| StartupError::Migrate { url: settings.redacted_url(), source })?;
+    tracing::info!(url = %settings.redacted_url(), "migrations applied");
+    Ok(())
+}
+
+/// Runs a demo-data script (idempotent SQL, several statements) in one transaction.
+pub async fn seed(pool: &PgPool, settings: &DatabaseSettings, script: &'static str) -> Result<(), StartupError> {
+    let run = async {
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(script).execute(&mut *tx).await?;
+        tx.commit().await
+    };
+    run.await.map_err(|source| StartupError::Seed { url: settings.redacted_url(), source })?;
+    tracing::info!(url = %settings.redacted_url(), "demo data loaded");
+    Ok(())
+}
+
+/// Builds the Redis pool and checks it with a PING, retrying up to
+/// `redis.connect_attempts` times.
+pub async fn connect_redis(settings: &RedisSettings) -> Result<RedisPool, StartupError> {
+    let url = redact_url(&settings.url);
+    let failed = |attempts, reason: String| StartupError::Redis { url: url.clone(), attempts, reason };
+    let mut config = deadpool_redis::Config::from_url(settings.url.clone());
+    config.pool = Some(deadpool_redis::PoolConfig::new(settings.pool_size));
+    let pool = config.create_pool(Some(Runtime::Tokio1)).map_err(|e| failed(0, e.to_string()))?;
+    let mut attempt = 1;
+    loop {
+        match ping_redis(&pool).await {
+            Ok(()) => return Ok(pool),
+            Err(reason) if attempt >= settings.connect_attempts => return Err(failed(attempt, reason)),
+            Err(reason) => {
+                tracing::warn!(attempt, %url, %reason, "redis not reachable yet, retrying");
+                tokio::time::sleep(RETRY_PAUSE).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// One PING through the pool.
+pub async fn ping_redis(pool: &RedisPool) -> Result<(), String> {
+    let mut connection = pool.get().await.map_err(|e| e.to_string())?;
+    deadpool_redis::redis::cmd("PING").query_async::<String>(&mut connection).await.map(drop).map_err(|e| e.to_string())
+}
+
+/// Connects to NATS, retrying up to `nats.connect_attempts` times.
+pub async fn connect_nats(settings: &NatsSettings) -> Result<async_nats::Client, StartupError> {
+    let url = redact_url(&settings.url);
+    let mut attempt = 1;
+    loop {
+        let options =
+            async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(2)).name(env!("CARGO_PKG_NAME"));
+        match options.connect(settings.url.as_str()).await {
+            Ok(client) => return Ok(client),
+            Err(error) if attempt >= settings.connect_attempts => {
+                return Err(StartupError::Nats {
+                    what: format!("cannot connect after {attempt} attempts"),
+                    url,
+                    reason: error.to_string(),
+                });
+            }
+            Err(error) => {
+                tracing::warn!(attempt, %url, %error, "nats not reachable yet, retrying");
+                tokio::time::sleep(RETRY_PAUSE).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Creates (or finds) the JetStream stream of `service`: `<stream_prefix>_<SERVICE>` over
+/// `<subject_prefix>.<service>.>`, file storage, a 2-minute de-duplication window for
+/// `Nats-Msg-Id`. Idempotent.
+pub async fn ensure_stream(
+    client: &async_nats::Client,
+    settings: &NatsSettings,
+    service: &str,
+) -> Result<jetstream::Context, StartupError> {
+    let context = jetstream::new(client.clone());
+    let config = jetstream::stream::Config {
+        name: settings.stream(service),
+        subjects: vec![format!("{}.{service}.>", settings.subject_prefix)],
+        storage: jetstream::stream::StorageType::File,
+        duplicate_window: Duration::from_mins(2),
+        max_age: Duration::from_hours(7 * 24),
+        ..Default::default()
+    };
+    context.get_or_create_stream(config).await.map_err(|e| StartupError::Nats {
+        what: format!("cannot create JetStream stream {}", settings.stream(service)),
+        url: redact_url(&settings.url),
+        reason: e.to_string(),
+    })?;
+    Ok(context)
+}
+
+/// The connections a service with state holds: its database, Redis and NATS (JetStream).
+#[derive(Clone)]
+pub struct Backends {
+    /// The service's own database.
+    pub pool: PgPool,
+    /// Redis.
+    pub redis: RedisPool,
+    /// The NATS client.
+    pub nats: async_nats::Client,
+    /// JetStream over `nats`, with the service's stream created.
+    pub jetstream: jetstream::Context,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends").finish_non_exhaustive()
+    }
+}
+
+impl Backends {
+    /// Connects everything `service` needs (migrating when `database.migrate` is on) and
+    /// creates its JetStream stream.
+    pub async fn connect(
+        service: &str,
+        database: &DatabaseSettings,
+        redis: &RedisSettings,
+        nats: &NatsSettings,
+        migrator: &Migrator,
+    ) -> Result<Self, StartupError> {
+        let pool = connect_postgres(database).await?;
+        if database.migrate {
+            migrate(&pool, database, migrator).await?;
+        }
+        let redis = connect_redis(redis).await?;
+        let client = connect_nats(nats).await?;
+        let jetstream = ensure_stream(&client, nats, service).await?;
+        Ok(Self { pool, redis, nats: client, jetstream })
+    }
+
+    /// Health checks of the three connections.
+    pub fn health_checks(&self) -> [(&'static str, crate::HealthCheck); 3] {
+        let pool = self.pool.clone();
+        let redis = self.redis.clone();
+        let nats = self.nats.clone();
+        [
+            (
+                "postgres",
+                std::sync::Arc::new(move || {
+                    let pool = pool.clone();
+                    Box::pin(async move {
+                        sqlx::query("SELECT 1").execute(&pool).await.map(drop).map_err(|e| e.to_string())
+                    })
+                }),
+            ),
+            (
+                "redis",
+                std::sync::Arc::new(move || {
+                    let redis = redis.clone();
+                    Box::pin(async move { ping_redis(&redis).await })
+                }),
+            ),
+            (
+                "nats",
+                std::sync::Arc::new(move || {
+                    let state = nats.connection_state();
+                    Box::pin(async move {
+                        match state {
+                            async_nats::connection::State::Connected => Ok(()),
+                            other => Err(format!("connection {other}")),
+                        }
+                    })
+                }),
+            ),
+        ]
+    }
+}
+
+/// Handles `migrate` and `seed`: connects, migrates, loads `demo_data` for `seed`.
+/// Returns `false` for `serve`, which the caller handles.
+pub async fn run_database_command(
+    command: crate::Command,
+    database: &DatabaseSettings,
+    migrator: &Migrator,
+    demo_data: &'static str,
+) -> Result<bool, StartupError> {
+    if command == crate::Command::Serve {
+        return Ok(false);
+    }
+    let pool = connect_and_migrate(database, migrator).await?;
+    if command == crate::Command::Seed {
+        seed(&pool, database, demo_data).await?;
+    }
+    pool.close().await;
+    Ok(true)
+}

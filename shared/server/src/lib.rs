@@ -1,0 +1,19 @@
+//! What every big-market binary does alike: typed layered config, tracing, connections to
+//! Postgres / Redis / NATS with bounded retries, and a gRPC server with health, reflection
+//! (v1 and v1alpha) and graceful shutdown.
+
+pub mod cli;
+pub mod config;
+pub mod infra;
+pub mod lifecycle;
+pub mod main_support;
+pub mod telemetry;
+
+pub use cli::Command;
+pub use config::{
+    ConfigError, DatabaseSettings, GrpcSettings, LogFormat, LogSettings, NatsSettings, RedisSettings, ServiceDefaults,
+    ShutdownSettings, StatefulSettings, Validate, load,
+};
+pub use infra::{Backends, StartupError, run_database_command};
+pub use lifecycle::{GrpcServer, HealthCheck};
+pub use main_support::{ServiceSettings, run_binary};
