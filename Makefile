@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: up down status logs test lint verify grpcurl infra build fmt clean-run
+.PHONY: up down status logs test lint verify grpcurl infra build fmt bench-strategy
 
 up: ## infra → release build → migrate + demo data → start the four services → wait SERVING
 	./deploy/local/up.sh
@@ -27,6 +27,7 @@ build:
 	$(CARGO) build --workspace --locked
 
 test: infra ## the whole test suite against real Postgres, Redis and NATS
+	$(CARGO) build --workspace --bins --locked
 	$(CARGO) test --workspace --locked
 
 lint: ## rustfmt check and clippy with warnings denied
@@ -37,3 +38,9 @@ verify: lint test ## what must pass before a commit lands
 
 fmt:
 	$(CARGO) fmt --all
+
+bench-strategy: ## criterion: table pick and in-process draw, with same-run baselines and ratios
+	$(CARGO) bench -p bm-strategy --bench draw
+	@python3 deploy/bench/criterion_ratios.py \
+		table_pick/strategy_100006:table_pick/baseline_rng \
+		draw/in_process:draw/baseline_chain_only

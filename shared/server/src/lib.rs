@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod infra;
 pub mod lifecycle;
 pub mod main_support;

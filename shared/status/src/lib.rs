@@ -186,6 +186,24 @@ pub fn unavailable(dependency: &str, error: &(dyn Error + 'static)) -> Status {
     to_status(ErrorCode::Unavailable, format!("{dependency} is unavailable, try again later"))
 }
 
+/// What a caller of another big-market service answers when that call failed: a business
+/// error passes through unchanged (code, message, details, `bm-code`; transport headers of
+/// the downstream answer are dropped); anything else means the dependency is unreachable or
+/// broken, which is `UNAVAILABLE` / `BM_UNAVAILABLE` naming it.
+pub fn pass_through(dependency: &str, status: &Status) -> Status {
+    if let Some(code) = code_of(status) {
+        return with_code_metadata(
+            Status::with_details(status.code(), status.message(), status.details().to_vec().into()),
+            code,
+        );
+    }
+    tracing::warn!(dependency, code = ?status.code(), message = status.message(), "dependency call failed");
+    to_status(
+        ErrorCode::Unavailable,
+        format!("{dependency} is unavailable ({}), try again later", status.code().description()),
+    )
+}
+
 /// The big-market code of a status: the `bm-code` metadata, else the ErrorInfo reason.
 pub fn code_of(status: &Status) -> Option<ErrorCode> {
     if let Some(code) = status.metadata().get(BM_CODE_KEY).and_then(|v| v.to_str().ok()).and_then(ErrorCode::parse) {
@@ -276,6 +294,20 @@ mod tests {
         let original = to_status(ErrorCode::IndexDup, "duplicate");
         let rebuilt = Status::with_details(original.code(), original.message(), original.details().to_vec().into());
         assert_eq!(code_of(&rebuilt), Some(ErrorCode::IndexDup));
+    }
+
+    #[test]
+    fn pass_through_keeps_business_codes_and_names_a_dead_dependency() {
+        let mut downstream = to_status(ErrorCode::AccountQuotaError, "no total quota left");
+        downstream.metadata_mut().insert("content-type", MetadataValue::from_static("application/grpc"));
+        let passed = pass_through("activity-quota", &downstream);
+        assert_eq!((passed.code(), passed.message()), (Code::FailedPrecondition, "no total quota left"));
+        assert_eq!(code_of(&passed), Some(ErrorCode::AccountQuotaError));
+        assert_eq!(passed.get_details_error_info().unwrap().reason, "ERR_BIZ_006");
+        assert!(passed.metadata().get("content-type").is_none(), "transport headers are not forwarded");
+        let dead = pass_through("activity-quota", &Status::unavailable("tcp connect error"));
+        assert_eq!((dead.code(), code_of(&dead)), (Code::Unavailable, Some(ErrorCode::Unavailable)));
+        assert!(dead.message().contains("activity-quota"), "{}", dead.message());
     }
 
     #[test]

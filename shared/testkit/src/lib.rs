@@ -10,13 +10,15 @@
 #![expect(clippy::missing_panics_doc, clippy::expect_used, reason = "test-only crate: a panic is a failed test")]
 
 pub mod lifecycle;
+mod nats_server;
 mod process;
 
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection, PgPool, migrate::Migrator};
 
-pub use process::{ServiceProcess, free_port, list_services, list_services_v1alpha};
+pub use nats_server::NatsServer;
+pub use process::{ServiceProcess, free_port, list_services, list_services_v1alpha, workspace_binary};
 
 fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())

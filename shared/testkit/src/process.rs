@@ -47,9 +47,20 @@ impl ServiceProcess {
         process
     }
 
+    /// Starts `binary` on `port` (e.g. to restart a service where its callers expect it)
+    /// and waits until health says SERVING.
+    pub async fn spawn_on(binary: &str, env: &[(String, String)], port: u16) -> Self {
+        let process = Self::start_on(binary, &[], env, port);
+        process.wait_serving().await;
+        process
+    }
+
     /// Starts `binary args…` with `env` on a free port without waiting.
     pub fn start(binary: &str, args: &[&str], env: &[(String, String)]) -> Self {
-        let port = free_port();
+        Self::start_on(binary, args, env, free_port())
+    }
+
+    fn start_on(binary: &str, args: &[&str], env: &[(String, String)], port: u16) -> Self {
         let log = tempfile_path::LogFile(std::env::temp_dir().join(format!(
             "bmtest-{}-{}.log",
             port,
@@ -118,6 +129,28 @@ impl ServiceProcess {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         None
+    }
+}
+
+/// The path of a workspace binary next to the running test executable
+/// (`target/<profile>/<name>`); `make test` builds every binary first.
+pub fn workspace_binary(name: &str) -> String {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe.parent().and_then(std::path::Path::parent).expect("target/<profile>");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` first (make test does)",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
+impl ServiceProcess {
+    /// Kills the process at once (SIGKILL) and waits for it.
+    pub fn kill(&mut self) {
+        drop(self.child.kill());
+        drop(self.child.wait());
     }
 }
 
