@@ -1,47 +1,95 @@
-//! gRPC edge of `bigmarket.strategy.v1.StrategyService`.
+//! gRPC edge of `bigmarket.strategy.v1.StrategyService`: validate once, call the use
+//! case, convert back.
+
+mod convert;
+mod status;
 
 use bm_api::strategy::{self as pb, strategy_service_server::StrategyService};
+use bm_status::invalid_argument;
 use tonic::{Request, Response, Status};
+
+use crate::usecase::{DrawCommand, StrategyUseCases};
 
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.strategy.v1.StrategyService";
 
 /// The service implementation.
-#[derive(Debug, Default)]
-pub struct StrategyHandler {}
+#[derive(Debug, Clone)]
+pub struct StrategyHandler {
+    use_cases: StrategyUseCases,
+}
 
 impl StrategyHandler {
-    /// A handler.
-    pub fn new() -> Self {
-        Self {}
+    /// A handler over the use cases.
+    pub fn new(use_cases: StrategyUseCases) -> Self {
+        Self { use_cases }
     }
 }
 
-fn not_yet(method: &str) -> Status {
-    Status::unimplemented(format!("StrategyService/{method} is delivered by issue #4"))
+fn strategy_id(value: i64) -> Result<i64, Status> {
+    bm_kernel::positive_id(value).map_err(|e| invalid_argument("strategy_id", e))
+}
+
+fn count(field: &str, value: i64) -> Result<i64, Status> {
+    if value < 0 { Err(invalid_argument(field, format!("must be >= 0, got {value}"))) } else { Ok(value) }
 }
 
 #[tonic::async_trait]
 impl StrategyService for StrategyHandler {
     async fn armory_strategy(
         &self,
-        _request: Request<pb::ArmoryStrategyRequest>,
+        request: Request<pb::ArmoryStrategyRequest>,
     ) -> Result<Response<pb::ArmoryStrategyResponse>, Status> {
-        Err(not_yet("ArmoryStrategy"))
+        let strategy_id = strategy_id(request.into_inner().strategy_id)?;
+        self.use_cases.armory().armory(strategy_id).await?;
+        Ok(Response::new(pb::ArmoryStrategyResponse { ok: true }))
     }
-    async fn draw(&self, _request: Request<pb::DrawRequest>) -> Result<Response<pb::DrawResponse>, Status> {
-        Err(not_yet("Draw"))
+
+    async fn draw(&self, request: Request<pb::DrawRequest>) -> Result<Response<pb::DrawResponse>, Status> {
+        let command = DrawCommand::try_from(request.into_inner())?;
+        let (drawn, strategy) = self.use_cases.draw(command).await?;
+        Ok(Response::new(convert::draw_response(&drawn, &strategy)))
     }
+
     async fn query_award_list(
         &self,
-        _request: Request<pb::QueryAwardListRequest>,
+        request: Request<pb::QueryAwardListRequest>,
     ) -> Result<Response<pb::QueryAwardListResponse>, Status> {
-        Err(not_yet("QueryAwardList"))
+        let request = request.into_inner();
+        let strategy_id = strategy_id(request.strategy_id)?;
+        let day = count("user_day_partake_count", request.user_day_partake_count)?;
+        let awards = self.use_cases.query_award_list(strategy_id, day).await?;
+        Ok(Response::new(pb::QueryAwardListResponse { awards: awards.into_iter().map(Into::into).collect() }))
     }
+
     async fn query_rule_weight(
         &self,
-        _request: Request<pb::QueryRuleWeightRequest>,
+        request: Request<pb::QueryRuleWeightRequest>,
     ) -> Result<Response<pb::QueryRuleWeightResponse>, Status> {
-        Err(not_yet("QueryRuleWeight"))
+        let request = request.into_inner();
+        let strategy_id = strategy_id(request.strategy_id)?;
+        let total = count("user_total_partake_count", request.user_total_partake_count)?;
+        let tiers = self.use_cases.query_rule_weight(strategy_id).await?;
+        Ok(Response::new(pb::QueryRuleWeightResponse {
+            weights: tiers.into_iter().map(|tier| convert::rule_weight(tier, total)).collect(),
+        }))
+    }
+}
+
+impl TryFrom<pb::DrawRequest> for DrawCommand {
+    type Error = Status;
+
+    fn try_from(request: pb::DrawRequest) -> Result<Self, Status> {
+        Ok(Self {
+            user_id: bm_kernel::UserId::parse(request.user_id).map_err(|e| invalid_argument("user_id", e))?,
+            strategy_id: strategy_id(request.strategy_id)?,
+            order_id: if request.order_id.is_empty() {
+                None
+            } else {
+                Some(bm_kernel::OrderId::parse(request.order_id).map_err(|e| invalid_argument("order_id", e))?)
+            },
+            total_partake_count: count("user_total_partake_count", request.user_total_partake_count)?,
+            day_partake_count: count("user_day_partake_count", request.user_day_partake_count)?,
+        })
     }
 }

@@ -1,0 +1,76 @@
+//! Background work: the batch sync of stock counters to the database and the
+//! award_stock_zero consumer. Both stop when the server shuts down.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use bm_server::events::{ConsumerSpec, consume, keep_consuming};
+
+use crate::{events, usecase::StrategyUseCases};
+
+/// Every `interval`, copies the Redis counters of the strategies armoried here to
+/// `strategy_award.award_count_surplus` (only downwards; one UPDATE per changed award).
+pub async fn sync_stock(use_cases: StrategyUseCases, interval: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        if let Err(error) = sync_once(&use_cases).await {
+            tracing::warn!(error = %bm_status::ErrorChain(&error), "stock sync failed; retrying next round");
+        }
+    }
+}
+
+/// One round of the stock sync; returns how many awards changed.
+pub async fn sync_once(use_cases: &StrategyUseCases) -> Result<usize, crate::usecase::StrategyError> {
+    let mut changed = 0;
+    for strategy in use_cases.armory().armoried() {
+        let ids: Vec<i32> = strategy.awards.iter().map(|a| a.award_id).collect();
+        let counters = use_cases.cache.counters(strategy.strategy_id, &ids).await?;
+        for (award_id, left) in ids.into_iter().zip(counters) {
+            if let Some(left) = left
+                && use_cases.store.sync_surplus(strategy.strategy_id, award_id, left).await?
+            {
+                changed += 1;
+            }
+        }
+    }
+    if changed > 0 {
+        tracing::debug!(changed, "stock synced to the database");
+    }
+    Ok(changed)
+}
+
+/// Runs the award_stock_zero consumer until shutdown, restarting it if it fails.
+pub async fn consume_stock_zero(
+    jetstream: async_nats::jetstream::Context,
+    nats: bm_server::NatsSettings,
+    use_cases: StrategyUseCases,
+    shutdown: CancellationToken,
+) {
+    let spec = ConsumerSpec {
+        stream: nats.stream("strategy"),
+        subject: nats.subject("strategy", "award_stock_zero"),
+        durable: format!("{}_strategy_stock_zero", nats.stream_prefix),
+        max_deliver: 5,
+        backoff: Duration::from_secs(1),
+    };
+    let store = &use_cases.store;
+    keep_consuming("award_stock_zero", shutdown.clone(), || {
+        consume(
+            &jetstream,
+            &spec,
+            |event| events::on_award_stock_zero(store, event),
+            |subject, payload, reason, deliveries| async move {
+                store
+                    .park(&subject, &payload, &reason, deliveries)
+                    .await
+                    .map_err(|e| bm_status::ErrorChain(&e).to_string())
+            },
+            &shutdown,
+        )
+    })
+    .await;
+}
