@@ -1,0 +1,557 @@
+//! The activity database. Every per-user transaction touches one user only and locks that
+//! user's account row first, so two partakes or recharges of one user serialise.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::{
+    domain::{Account, Activity, ActivityState, Period, QuotaError, RowPlan, SubAccount, plan_partake},
+    usecase::ActivityError,
+};
+
+/// A sku with the quota it grants.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SkuRow {
+    /// The sku.
+    pub sku: i64,
+    /// Its activity.
+    pub activity_id: i64,
+    /// Its count package.
+    pub activity_count_id: i64,
+    /// Configured stock.
+    pub stock_count: i32,
+    /// Database view of stock left.
+    pub stock_count_surplus: i32,
+    /// Price in credits.
+    pub product_amount: Decimal,
+    /// Lifetime draws granted.
+    pub total_count: i32,
+    /// Draws per day granted.
+    pub day_count: i32,
+    /// Draws per month granted.
+    pub month_count: i32,
+}
+
+/// A raffle order.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RaffleOrder {
+    /// The user.
+    pub user_id: String,
+    /// The order id.
+    pub order_id: String,
+    /// The activity.
+    pub activity_id: i64,
+    /// The activity's strategy.
+    pub strategy_id: i64,
+    /// The activity's end.
+    pub end_date_time: DateTime<Utc>,
+    /// `create` or `used`.
+    pub order_state: String,
+}
+
+/// What Partake produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartakeOutcome {
+    /// The order to draw with.
+    pub order: RaffleOrder,
+    /// An existing order was returned; no quota was spent.
+    pub reused: bool,
+    /// Lifetime partakes including this order.
+    pub total_partake_count: i64,
+    /// Partakes today including this order.
+    pub day_partake_count: i64,
+}
+
+/// A recharge to write.
+#[derive(Debug, Clone)]
+pub struct NewRecharge<'a> {
+    /// The user.
+    pub user_id: &'a str,
+    /// The new order id.
+    pub order_id: &'a str,
+    /// The caller's idempotency key.
+    pub out_business_no: &'a str,
+    /// The sku and its quota.
+    pub sku: &'a SkuRow,
+    /// The activity.
+    pub activity: &'a Activity,
+    /// When.
+    pub now: DateTime<Utc>,
+    /// The current day and month.
+    pub period: &'a Period,
+}
+
+/// What a recharge did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RechargeOutcome {
+    /// The order and the quota were written.
+    Created,
+    /// The (user, out_business_no) was recharged before: nothing written.
+    Duplicate,
+}
+
+/// What CompleteOrder did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompleteOutcome {
+    /// `create → used`.
+    Changed,
+    /// It was `used` already.
+    AlreadyUsed,
+    /// No such order.
+    NotFound,
+}
+
+#[derive(sqlx::FromRow)]
+struct ActivityRow {
+    activity_id: i64,
+    activity_name: String,
+    activity_desc: String,
+    begin_date_time: DateTime<Utc>,
+    end_date_time: DateTime<Utc>,
+    strategy_id: i64,
+    state: String,
+}
+
+impl From<ActivityRow> for Activity {
+    fn from(row: ActivityRow) -> Self {
+        Self {
+            activity_id: row.activity_id,
+            activity_name: row.activity_name,
+            activity_desc: row.activity_desc,
+            begin_time: row.begin_date_time,
+            end_time: row.end_date_time,
+            strategy_id: row.strategy_id,
+            state: ActivityState::parse(&row.state),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    total_count: i32,
+    total_count_surplus: i32,
+    day_count: i32,
+    day_count_surplus: i32,
+    month_count: i32,
+    month_count_surplus: i32,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Self {
+            total_count: row.total_count,
+            total_count_surplus: row.total_count_surplus,
+            day_count: row.day_count,
+            day_count_surplus: row.day_count_surplus,
+            month_count: row.month_count,
+            month_count_surplus: row.month_count_surplus,
+        }
+    }
+}
+
+const ORDER_COLUMNS: &str = "user_id, order_id, activity_id, strategy_id, end_date_time, order_state";
+const SKU_SELECT: &str = "SELECT s.sku, s.activity_id, s.activity_count_id, s.stock_count, s.stock_count_surplus, s.product_amount, \
+                                 c.total_count, c.day_count, c.month_count \
+                          FROM raffle_activity_sku s JOIN raffle_activity_count c USING (activity_count_id)";
+
+/// Repository of the activity database.
+#[derive(Debug, Clone)]
+pub struct ActivityStore {
+    pool: PgPool,
+}
+
+type Tx = Transaction<'static, Postgres>;
+
+impl ActivityStore {
+    /// A store over `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// An activity.
+    pub async fn find_activity(&self, activity_id: i64) -> Result<Option<Activity>, ActivityError> {
+        Ok(sqlx::query_as::<_, ActivityRow>(
+            "SELECT activity_id, activity_name, activity_desc, begin_date_time, end_date_time, strategy_id, state \
+             FROM raffle_activity WHERE activity_id = $1",
+        )
+        .bind(activity_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(Activity::from))
+    }
+
+    /// A sku with its counts.
+    pub async fn find_sku(&self, sku: i64) -> Result<Option<SkuRow>, ActivityError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SKU_SELECT} WHERE s.sku = $1")))
+            .bind(sku)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The skus of an activity, by sku.
+    pub async fn list_skus(&self, activity_id: i64) -> Result<Vec<SkuRow>, ActivityError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SKU_SELECT} WHERE s.activity_id = $1 ORDER BY s.sku")))
+            .bind(activity_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// A sku's opening stock and the units its recharge orders consumed.
+    pub async fn sku_ledger(&self, sku: i64) -> Result<Option<(i64, i64)>, ActivityError> {
+        Ok(sqlx::query_as::<_, (i64, i64)>(
+            "SELECT s.stock_opening::BIGINT, (SELECT count(*) FROM raffle_activity_order o WHERE o.sku = s.sku) \
+             FROM raffle_activity_sku s WHERE s.sku = $1",
+        )
+        .bind(sku)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Whether the user recharged with this business number before.
+    pub async fn recharge_exists(&self, user_id: &str, out_business_no: &str) -> Result<bool, ActivityError> {
+        Ok(sqlx::query_as::<_, (bool,)>(
+            "SELECT EXISTS (SELECT 1 FROM raffle_activity_order WHERE user_id = $1 AND out_business_no = $2)",
+        )
+        .bind(user_id)
+        .bind(out_business_no)
+        .fetch_one(&self.pool)
+        .await?
+        .0)
+    }
+
+    /// Writes a recharge (spec §5.1 doSaveNoPayOrder): the completed order, the account
+    /// (created or increased on every counter), and the current month and day rows if they
+    /// exist — in one transaction. A repeated (user, out_business_no) writes nothing.
+    pub async fn recharge(&self, recharge: &NewRecharge<'_>) -> Result<RechargeOutcome, ActivityError> {
+        let NewRecharge { user_id, order_id, out_business_no, sku, activity, now, period } = recharge;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO raffle_activity_order (user_id, order_id, sku, activity_id, activity_name, strategy_id, order_time, \
+                                                total_count, day_count, month_count, pay_amount, state, out_business_no) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 'completed', $11) \
+             ON CONFLICT (user_id, out_business_no) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(order_id)
+        .bind(sku.sku)
+        .bind(activity.activity_id)
+        .bind(&activity.activity_name)
+        .bind(activity.strategy_id)
+        .bind(now)
+        .bind(sku.total_count)
+        .bind(sku.day_count)
+        .bind(sku.month_count)
+        .bind(out_business_no)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(RechargeOutcome::Duplicate);
+        }
+        sqlx::query(
+            "INSERT INTO raffle_activity_account AS a (user_id, activity_id, total_count, total_count_surplus, day_count, \
+                                                       day_count_surplus, month_count, month_count_surplus) \
+             VALUES ($1, $2, $3, $3, $4, $4, $5, $5) \
+             ON CONFLICT (user_id, activity_id) DO UPDATE SET \
+                total_count = a.total_count + $3, total_count_surplus = a.total_count_surplus + $3, \
+                day_count = a.day_count + $4, day_count_surplus = a.day_count_surplus + $4, \
+                month_count = a.month_count + $5, month_count_surplus = a.month_count_surplus + $5, updated_at = now()",
+        )
+        .bind(user_id)
+        .bind(activity.activity_id)
+        .bind(sku.total_count)
+        .bind(sku.day_count)
+        .bind(sku.month_count)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE raffle_activity_account_month SET month_count = month_count + $4, month_count_surplus = month_count_surplus + $4, \
+                    updated_at = now() WHERE user_id = $1 AND activity_id = $2 AND month = $3",
+        )
+        .bind(user_id)
+        .bind(activity.activity_id)
+        .bind(&period.month)
+        .bind(sku.month_count)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE raffle_activity_account_day SET day_count = day_count + $4, day_count_surplus = day_count_surplus + $4, \
+                    updated_at = now() WHERE user_id = $1 AND activity_id = $2 AND day = $3",
+        )
+        .bind(user_id)
+        .bind(activity.activity_id)
+        .bind(&period.day)
+        .bind(sku.day_count)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(RechargeOutcome::Created)
+    }
+
+    /// Partake (spec §5.5, ch.18) in one transaction: a known request id returns its order;
+    /// else the user's unused order is reused; else total, month and day quota are deducted
+    /// and a new order is created.
+    pub async fn partake(
+        &self,
+        user_id: &str,
+        activity: &Activity,
+        request_id: Option<&str>,
+        new_order_id: &str,
+        now: DateTime<Utc>,
+        period: &Period,
+    ) -> Result<PartakeOutcome, ActivityError> {
+        let activity_id = activity.activity_id;
+        let mut tx = self.pool.begin().await?;
+        if let Some(request_id) = request_id {
+            let known: Option<RaffleOrder> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ORDER_COLUMNS} FROM user_raffle_order WHERE user_id = $1 AND order_id = \
+                 (SELECT order_id FROM raffle_request WHERE user_id = $1 AND activity_id = $2 AND request_id = $3)"
+            )))
+            .bind(user_id)
+            .bind(activity_id)
+            .bind(request_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(order) = known {
+                return reused(&mut tx, order, period).await;
+            }
+        }
+        // Lock the account row first: two partakes of one user must serialise, or both
+        // could take the last unit or both create today's row.
+        let account: Option<Account> = sqlx::query_as::<_, AccountRow>(
+            "SELECT total_count, total_count_surplus, day_count, day_count_surplus, month_count, month_count_surplus \
+             FROM raffle_activity_account WHERE user_id = $1 AND activity_id = $2 FOR UPDATE",
+        )
+        .bind(user_id)
+        .bind(activity_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(Account::from);
+        let unused: Option<RaffleOrder> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ORDER_COLUMNS} FROM user_raffle_order WHERE user_id = $1 AND activity_id = $2 AND order_state = 'create' \
+             ORDER BY created_at DESC LIMIT 1"
+        )))
+        .bind(user_id)
+        .bind(activity_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(order) = unused {
+            remember_request(&mut tx, user_id, activity_id, request_id, &order.order_id).await?;
+            return reused(&mut tx, order, period).await;
+        }
+        let month = sub_account(&mut tx, "month", user_id, activity_id, &period.month).await?;
+        let day = sub_account(&mut tx, "day", user_id, activity_id, &period.day).await?;
+        let plan = plan_partake(account, month, day)?;
+        let account = account.ok_or(QuotaError::Total)?;
+        let updated = sqlx::query(
+            "UPDATE raffle_activity_account SET total_count_surplus = total_count_surplus - 1, \
+                    month_count_surplus = $3, day_count_surplus = $4, updated_at = now() \
+             WHERE user_id = $1 AND activity_id = $2 AND total_count_surplus > 0",
+        )
+        .bind(user_id)
+        .bind(activity_id)
+        .bind(plan.month_image)
+        .bind(plan.day_image)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            return Err(QuotaError::Total.into());
+        }
+        apply_row(&mut tx, "month", user_id, activity_id, &period.month, plan.month, QuotaError::Month).await?;
+        apply_row(&mut tx, "day", user_id, activity_id, &period.day, plan.day, QuotaError::Day).await?;
+        let order: RaffleOrder = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO user_raffle_order (user_id, order_id, activity_id, activity_name, strategy_id, order_time, order_state, end_date_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'create', $7) RETURNING {ORDER_COLUMNS}"
+        )))
+        .bind(user_id)
+        .bind(new_order_id)
+        .bind(activity_id)
+        .bind(&activity.activity_name)
+        .bind(activity.strategy_id)
+        .bind(now)
+        .bind(activity.end_time)
+        .fetch_one(&mut *tx)
+        .await?;
+        remember_request(&mut tx, user_id, activity_id, request_id, &order.order_id).await?;
+        tx.commit().await?;
+        let day_count = match plan.day {
+            RowPlan::Create { count } => count,
+            RowPlan::Decrement => day.map_or(0, |d| d.count),
+        };
+        Ok(PartakeOutcome {
+            order,
+            reused: false,
+            total_partake_count: i64::from(account.total_count - account.total_count_surplus + 1),
+            day_partake_count: i64::from(day_count - plan.day_image),
+        })
+    }
+
+    /// `create → used`.
+    pub async fn complete_order(&self, user_id: &str, order_id: &str) -> Result<CompleteOutcome, ActivityError> {
+        let changed = sqlx::query(
+            "UPDATE user_raffle_order SET order_state = 'used', updated_at = now() \
+             WHERE user_id = $1 AND order_id = $2 AND order_state = 'create'",
+        )
+        .bind(user_id)
+        .bind(order_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            return Ok(CompleteOutcome::Changed);
+        }
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT order_state FROM user_raffle_order WHERE user_id = $1 AND order_id = $2")
+                .bind(user_id)
+                .bind(order_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(if exists.is_some() { CompleteOutcome::AlreadyUsed } else { CompleteOutcome::NotFound })
+    }
+
+    /// The account and the current month and day rows (for QueryAccount).
+    pub async fn account_view(
+        &self,
+        user_id: &str,
+        activity_id: i64,
+        period: &Period,
+    ) -> Result<(Option<Account>, Option<SubAccount>, Option<SubAccount>), ActivityError> {
+        let mut tx = self.pool.begin().await?;
+        let account = sqlx::query_as::<_, AccountRow>(
+            "SELECT total_count, total_count_surplus, day_count, day_count_surplus, month_count, month_count_surplus \
+             FROM raffle_activity_account WHERE user_id = $1 AND activity_id = $2",
+        )
+        .bind(user_id)
+        .bind(activity_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(Account::from);
+        let month = sub_account(&mut tx, "month", user_id, activity_id, &period.month).await?;
+        let day = sub_account(&mut tx, "day", user_id, activity_id, &period.day).await?;
+        tx.commit().await?;
+        Ok((account, month, day))
+    }
+
+    /// Moves the database view of a sku's stock down to `surplus` (batch sync from Redis).
+    pub async fn sync_sku_surplus(&self, sku: i64, surplus: i64) -> Result<bool, ActivityError> {
+        let surplus = i32::try_from(surplus.max(0)).unwrap_or(i32::MAX);
+        Ok(sqlx::query(
+            "UPDATE raffle_activity_sku SET stock_count_surplus = $2, updated_at = now() WHERE sku = $1 AND stock_count_surplus > $2",
+        )
+        .bind(sku)
+        .bind(surplus)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Keeps a message that failed every delivery for operators.
+    pub async fn park(&self, subject: &str, payload: &str, error: &str, deliveries: i64) -> Result<(), ActivityError> {
+        sqlx::query("INSERT INTO parked_message (subject, payload, error, deliveries) VALUES ($1, $2, $3, $4)")
+            .bind(subject)
+            .bind(payload)
+            .bind(error)
+            .bind(i32::try_from(deliveries).unwrap_or(i32::MAX))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn sub_account(
+    tx: &mut Tx,
+    kind: &str,
+    user_id: &str,
+    activity_id: i64,
+    period: &str,
+) -> Result<Option<SubAccount>, ActivityError> {
+    let sql = format!(
+        "SELECT {kind}_count, {kind}_count_surplus FROM raffle_activity_account_{kind} \
+         WHERE user_id = $1 AND activity_id = $2 AND {kind} = $3"
+    );
+    Ok(sqlx::query_as::<_, (i32, i32)>(sqlx::AssertSqlSafe(sql))
+        .bind(user_id)
+        .bind(activity_id)
+        .bind(period)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|(count, surplus)| SubAccount { count, surplus }))
+}
+
+async fn apply_row(
+    tx: &mut Tx,
+    kind: &str,
+    user_id: &str,
+    activity_id: i64,
+    period: &str,
+    plan: RowPlan,
+    refused: QuotaError,
+) -> Result<(), ActivityError> {
+    let query = match plan {
+        RowPlan::Decrement => format!(
+            "UPDATE raffle_activity_account_{kind} SET {kind}_count_surplus = {kind}_count_surplus - 1, updated_at = now() \
+             WHERE user_id = $1 AND activity_id = $2 AND {kind} = $3 AND {kind}_count_surplus > 0"
+        ),
+        RowPlan::Create { .. } => format!(
+            "INSERT INTO raffle_activity_account_{kind} (user_id, activity_id, {kind}, {kind}_count, {kind}_count_surplus) \
+             VALUES ($1, $2, $3, $4, $4 - 1)"
+        ),
+    };
+    let count = match plan {
+        RowPlan::Create { count } => count,
+        RowPlan::Decrement => 0,
+    };
+    let changed = sqlx::query(sqlx::AssertSqlSafe(query))
+        .bind(user_id)
+        .bind(activity_id)
+        .bind(period)
+        .bind(count)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if changed == 1 { Ok(()) } else { Err(refused.into()) }
+}
+
+async fn remember_request(
+    tx: &mut Tx,
+    user_id: &str,
+    activity_id: i64,
+    request_id: Option<&str>,
+    order_id: &str,
+) -> Result<(), ActivityError> {
+    if let Some(request_id) = request_id {
+        sqlx::query(
+            "INSERT INTO raffle_request (user_id, activity_id, request_id, order_id) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, activity_id, request_id) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(activity_id)
+        .bind(request_id)
+        .bind(order_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn reused(tx: &mut Tx, order: RaffleOrder, period: &Period) -> Result<PartakeOutcome, ActivityError> {
+    let (total, surplus): (i32, i32) = sqlx::query_as(
+        "SELECT total_count, total_count_surplus FROM raffle_activity_account WHERE user_id = $1 AND activity_id = $2",
+    )
+    .bind(&order.user_id)
+    .bind(order.activity_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .unwrap_or((0, 0));
+    let day = sub_account(tx, "day", &order.user_id, order.activity_id, &period.day).await?;
+    let outcome = PartakeOutcome {
+        total_partake_count: i64::from(total - surplus),
+        day_partake_count: day.map_or(0, |d| i64::from(d.count - d.surplus)),
+        order,
+        reused: true,
+    };
+    Ok(outcome)
+}

@@ -1,0 +1,35 @@
+//! The one error type of activity-quota; `grpc::status` maps it to the wire.
+
+use crate::domain::{ActivityRuleError, QuotaError};
+
+/// Why an activity operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivityError {
+    /// No such activity.
+    #[error("activity {0} does not exist")]
+    ActivityNotFound(i64),
+    /// No such sku.
+    #[error("sku {0} does not exist")]
+    SkuNotFound(i64),
+    /// No such raffle order.
+    #[error("raffle order {0} does not exist")]
+    OrderNotFound(String),
+    /// The activity is not open or not in date (ERR_BIZ_003 / 004).
+    #[error(transparent)]
+    Rule(#[from] ActivityRuleError),
+    /// No quota left (ERR_BIZ_006 / 007 / 008).
+    #[error(transparent)]
+    Quota(#[from] QuotaError),
+    /// The sku has no stock left (ERR_BIZ_005).
+    #[error("sku {0} has no stock left")]
+    SkuStockEmpty(i64),
+    /// The (user, out_business_no) was recharged before (0003).
+    #[error("out_business_no {0} was recharged before")]
+    DuplicateRecharge(String),
+    /// Postgres failed.
+    #[error("activity database failed")]
+    Database(#[from] sqlx::Error),
+    /// Redis failed.
+    #[error("redis failed: {0}")]
+    Redis(String),
+}

@@ -1,0 +1,73 @@
+//! Background work: the batch sync of sku stock counters to the database and the
+//! sku_stock_zero consumer. Both stop when the server shuts down.
+
+use std::time::Duration;
+
+use bm_server::events::{ConsumerSpec, consume, keep_consuming};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    events,
+    usecase::{ActivityError, ActivityUseCases},
+};
+
+/// Every `interval`, copies the Redis counters of the skus armoried here to
+/// `raffle_activity_sku.stock_count_surplus` (only downwards).
+pub async fn sync_stock(use_cases: ActivityUseCases, interval: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        if let Err(error) = sync_once(&use_cases).await {
+            tracing::warn!(error = %bm_status::ErrorChain(&error), "sku stock sync failed; retrying next round");
+        }
+    }
+}
+
+/// One round of the sku stock sync; returns how many skus changed.
+pub async fn sync_once(use_cases: &ActivityUseCases) -> Result<usize, ActivityError> {
+    let skus = use_cases.armoried_skus();
+    let values = use_cases.stock.values(&skus).await?;
+    let mut changed = 0;
+    for (sku, left) in skus.into_iter().zip(values) {
+        if let Some(left) = left
+            && use_cases.store.sync_sku_surplus(sku, left).await?
+        {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// Runs the sku_stock_zero consumer until shutdown, restarting it if it fails.
+pub async fn consume_stock_zero(
+    jetstream: async_nats::jetstream::Context,
+    nats: bm_server::NatsSettings,
+    use_cases: ActivityUseCases,
+    shutdown: CancellationToken,
+) {
+    let spec = ConsumerSpec {
+        stream: nats.stream("activity"),
+        subject: nats.subject("activity", "sku_stock_zero"),
+        durable: format!("{}_activity_sku_stock_zero", nats.stream_prefix),
+        max_deliver: 5,
+        backoff: Duration::from_secs(1),
+    };
+    let store = &use_cases.store;
+    keep_consuming("sku_stock_zero", shutdown.clone(), || {
+        consume(
+            &jetstream,
+            &spec,
+            |event| events::on_sku_stock_zero(store, event),
+            |subject, payload, reason, deliveries| async move {
+                store
+                    .park(&subject, &payload, &reason, deliveries)
+                    .await
+                    .map_err(|e| bm_status::ErrorChain(&e).to_string())
+            },
+            &shutdown,
+        )
+    })
+    .await;
+}
