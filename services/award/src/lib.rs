@@ -1,24 +1,112 @@
-//! The `award` service (`bigmarket.award.v1.AwardService`, port 50053).
+//! award (`bigmarket.award.v1.AwardService`, port 50053): user award records with a
+//! transactional outbox, the `send_award` event on NATS JetStream, the outbox relay, the
+//! award distributor (random credit in-house, a pluggable step for external awards) and
+//! the credit account with its ledger. Design and runbook: `docs/award.md`.
 
+pub mod delivery;
+pub mod domain;
+pub mod events;
 pub mod grpc;
+pub mod storage;
+pub mod usecase;
+pub mod workers;
+
+use std::{sync::Arc, time::Duration};
 
 use bm_api::award::award_service_server::AwardServiceServer;
-use bm_server::{Backends, Command, GrpcServer, ServiceDefaults, StartupError, StatefulSettings, run_database_command};
+use bm_server::{
+    Backends, Command, ConfigError, GrpcServer, ServiceDefaults, StartupError, StatefulSettings, run_database_command,
+};
 use serde::{Deserialize, Serialize};
+
+use crate::{
+    delivery::NatsExternalDelivery,
+    events::Publisher,
+    storage::AwardStore,
+    usecase::{AwardUseCases, OutboxTiming},
+    workers::SendAwardConsumer,
+};
 
 /// The service's migrations (`services/award/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The demo data loaded by `award seed` (idempotent).
 pub const DEMO_DATA: &str = include_str!("../seed/demo.sql");
 
-/// What only this service configures (`BM_SERVICE__…`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// What only the award service configures (`BM_SERVICE__…`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct AwardOptions {}
+pub struct AwardOptions {
+    /// How often the outbox relay looks for due tasks.
+    pub relay_interval_ms: u64,
+    /// How long a new task is left to RecordAward's own publish before the relay may send it.
+    pub relay_after_ms: u64,
+    /// Tasks claimed per relay round.
+    pub relay_batch_size: u32,
+    /// How long a claimed task belongs to the relay that claimed it (longer than a publish).
+    pub relay_lease_ms: u64,
+    /// The first retry delay of a task whose publish failed; doubled per failure.
+    pub retry_base_ms: u64,
+    /// The longest retry delay; a task is retried at this pace for ever, never dropped.
+    pub retry_max_ms: u64,
+    /// How long a publish waits for JetStream's ack.
+    pub publish_timeout_ms: u64,
+    /// Deliveries of a send_award message failing transiently (database, NATS) before it
+    /// is parked.
+    pub max_deliveries: u32,
+}
+
+impl Default for AwardOptions {
+    fn default() -> Self {
+        Self {
+            relay_interval_ms: 1_000,
+            relay_after_ms: 10_000,
+            relay_batch_size: 100,
+            relay_lease_ms: 30_000,
+            retry_base_ms: 1_000,
+            retry_max_ms: 60_000,
+            publish_timeout_ms: 3_000,
+            max_deliveries: 8,
+        }
+    }
+}
 
 impl ServiceDefaults for AwardOptions {
     const PORT: u16 = 50053;
     const DATABASE: &'static str = "bm_award";
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("service.relay_interval_ms", self.relay_interval_ms),
+            ("service.relay_batch_size", u64::from(self.relay_batch_size)),
+            ("service.relay_lease_ms", self.relay_lease_ms),
+            ("service.retry_base_ms", self.retry_base_ms),
+            ("service.retry_max_ms", self.retry_max_ms),
+            ("service.publish_timeout_ms", self.publish_timeout_ms),
+            ("service.max_deliveries", u64::from(self.max_deliveries)),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::invalid(*key, "must be greater than 0"));
+        }
+        if self.retry_base_ms > self.retry_max_ms {
+            return Err(ConfigError::invalid("service.retry_base_ms", "must not exceed service.retry_max_ms"));
+        }
+        if self.relay_lease_ms <= self.publish_timeout_ms {
+            return Err(ConfigError::invalid("service.relay_lease_ms", "must exceed service.publish_timeout_ms"));
+        }
+        Ok(())
+    }
+}
+
+impl AwardOptions {
+    fn timing(&self) -> OutboxTiming {
+        OutboxTiming {
+            relay_after: Duration::from_millis(self.relay_after_ms),
+            lease: Duration::from_millis(self.relay_lease_ms),
+            retry_base: Duration::from_millis(self.retry_base_ms),
+            retry_max: Duration::from_millis(self.retry_max_ms),
+            batch: i64::from(self.relay_batch_size),
+        }
+    }
 }
 
 /// The whole configuration.
@@ -30,10 +118,39 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         return Ok(());
     }
     let backends = Backends::connect("award", &settings.database, &settings.redis, &settings.nats, &MIGRATOR).await?;
+    let options = &settings.service;
+    let publisher = Publisher::new(backends.jetstream.clone(), Duration::from_millis(options.publish_timeout_ms));
+    let delivery = NatsExternalDelivery::new(publisher.clone(), settings.nats.subject("award", "deliver_external"));
+    let use_cases = AwardUseCases::new(
+        AwardStore::new(backends.pool.clone()),
+        publisher,
+        Arc::new(delivery),
+        Arc::new(bm_kernel::SystemClock),
+        Arc::new(bm_kernel::ThreadRandom),
+        settings.nats.subject("award", "send_award"),
+        options.timing(),
+    );
     let mut server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME).await?;
     for (name, check) in backends.health_checks() {
         server = server.health_check(name, check);
     }
-    let routes = tonic::service::Routes::new(AwardServiceServer::new(grpc::AwardHandler::new()));
+    let shutdown = server.shutdown_token();
+    server.tracker().spawn(workers::relay_outbox(
+        use_cases.clone(),
+        Duration::from_millis(options.relay_interval_ms),
+        shutdown.clone(),
+    ));
+    server.tracker().spawn(workers::distribute_awards(
+        backends.jetstream.clone(),
+        SendAwardConsumer {
+            stream: settings.nats.stream("award"),
+            subject: settings.nats.subject("award", "send_award"),
+            durable: format!("{}_award_send_award", settings.nats.stream_prefix),
+            max_deliveries: i64::from(options.max_deliveries),
+        },
+        use_cases.clone(),
+        shutdown,
+    ));
+    let routes = tonic::service::Routes::new(AwardServiceServer::new(grpc::AwardHandler::new(use_cases)));
     server.serve(routes).await
 }

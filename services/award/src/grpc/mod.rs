@@ -1,44 +1,58 @@
-//! gRPC edge of `bigmarket.award.v1.AwardService`.
+//! gRPC edge of `bigmarket.award.v1.AwardService`: validate once, call the use case,
+//! convert back.
+
+mod convert;
+mod status;
 
 use bm_api::award::{self as pb, award_service_server::AwardService};
 use tonic::{Request, Response, Status};
+
+use crate::usecase::{AwardUseCases, RecordAwardCommand};
 
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.award.v1.AwardService";
 
 /// The service implementation.
-#[derive(Debug, Default)]
-pub struct AwardHandler {}
-
-impl AwardHandler {
-    /// A handler.
-    pub fn new() -> Self {
-        Self {}
-    }
+#[derive(Debug, Clone)]
+pub struct AwardHandler {
+    use_cases: AwardUseCases,
 }
 
-fn not_yet(method: &str) -> Status {
-    Status::unimplemented(format!("AwardService/{method} is delivered by issue #6"))
+impl AwardHandler {
+    /// A handler over the use cases.
+    pub fn new(use_cases: AwardUseCases) -> Self {
+        Self { use_cases }
+    }
 }
 
 #[tonic::async_trait]
 impl AwardService for AwardHandler {
     async fn record_award(
         &self,
-        _request: Request<pb::RecordAwardRequest>,
+        request: Request<pb::RecordAwardRequest>,
     ) -> Result<Response<pb::RecordAwardResponse>, Status> {
-        Err(not_yet("RecordAward"))
+        let command = RecordAwardCommand::try_from(request.into_inner())?;
+        let recorded = self.use_cases.record_award(command).await?;
+        Ok(Response::new(pb::RecordAwardResponse { duplicate: recorded.duplicate }))
     }
+
     async fn list_user_awards(
         &self,
-        _request: Request<pb::ListUserAwardsRequest>,
+        request: Request<pb::ListUserAwardsRequest>,
     ) -> Result<Response<pb::ListUserAwardsResponse>, Status> {
-        Err(not_yet("ListUserAwards"))
+        let request = request.into_inner();
+        let user_id = convert::user_id(request.user_id)?;
+        let activity_id = convert::id("activity_id", request.activity_id)?;
+        let records = self.use_cases.list_user_awards(&user_id, activity_id).await?;
+        Ok(Response::new(pb::ListUserAwardsResponse { records: records.into_iter().map(Into::into).collect() }))
     }
+
     async fn query_user_credit(
         &self,
-        _request: Request<pb::QueryUserCreditRequest>,
+        request: Request<pb::QueryUserCreditRequest>,
     ) -> Result<Response<pb::QueryUserCreditResponse>, Status> {
-        Err(not_yet("QueryUserCredit"))
+        let user_id = convert::user_id(request.into_inner().user_id)?;
+        let account = self.use_cases.query_user_credit(&user_id).await?;
+        Ok(Response::new(account.into()))
     }
 }

@@ -1,0 +1,79 @@
+//! The `send_award` event (ARCHITECTURE.md §5) and JetStream publishing with `Nats-Msg-Id`.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use serde::{Deserialize, Serialize};
+
+/// The event envelope of ARCHITECTURE.md §5.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// Message id (also `Nats-Msg-Id` and the outbox task id).
+    pub id: String,
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+    /// The payload.
+    pub data: T,
+}
+
+/// The `data` of `send_award` (and of `deliver_external`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendAward {
+    /// The user.
+    pub user_id: String,
+    /// The raffle order.
+    pub order_id: String,
+    /// The award.
+    pub award_id: i32,
+    /// How the award is distributed (`user_credit_random`, `openai_use_count`, …).
+    pub award_key: String,
+    /// The award title.
+    pub award_title: String,
+    /// The effective award config (e.g. `1,100`).
+    pub award_config: String,
+}
+
+/// Why a publish failed (NATS down, no ack in time, stream refused it).
+#[derive(Debug, thiserror::Error)]
+#[error("publish to {subject} failed: {reason}")]
+pub struct PublishError {
+    /// The subject.
+    pub subject: String,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// Publishes to JetStream and waits for the stream's ack.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    jetstream: jetstream::Context,
+    timeout: Duration,
+}
+
+impl Publisher {
+    /// A publisher that gives up on an ack after `timeout`.
+    pub fn new(jetstream: jetstream::Context, timeout: Duration) -> Self {
+        Self { jetstream, timeout }
+    }
+
+    /// Publishes `payload` on `subject` with `Nats-Msg-Id = message_id` (the stream drops a
+    /// repeat inside its de-duplication window) and waits for the ack.
+    pub async fn publish(&self, subject: &str, message_id: &str, payload: Vec<u8>) -> Result<(), PublishError> {
+        let failed = |reason: String| PublishError { subject: subject.to_owned(), reason };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", message_id);
+        let published = async {
+            self.jetstream
+                .publish_with_headers(subject.to_owned(), headers, payload.into())
+                .await
+                .map_err(|e| e.to_string())?
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(self.timeout, published).await {
+            Ok(Ok(_ack)) => Ok(()),
+            Ok(Err(reason)) => Err(failed(reason)),
+            Err(_) => Err(failed(format!("no ack within {} ms", self.timeout.as_millis()))),
+        }
+    }
+}

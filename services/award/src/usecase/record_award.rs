@@ -1,0 +1,111 @@
+//! RecordAward (spec §6.1 step 5, ARCHITECTURE.md §4 step 3): the award record and its
+//! send_award outbox task in one transaction, then the publish after commit.
+
+use bm_kernel::{OrderId, UserId};
+
+use super::{AwardError, AwardUseCases};
+use crate::{
+    domain::retry_delay,
+    events::{Envelope, SendAward},
+    storage::{NewAwardRecord, NewTask, Recorded},
+};
+
+/// A validated RecordAward request.
+#[derive(Debug, Clone)]
+pub struct RecordAwardCommand {
+    /// The user.
+    pub user_id: UserId,
+    /// The activity (> 0).
+    pub activity_id: i64,
+    /// The strategy (> 0).
+    pub strategy_id: i64,
+    /// The raffle order, the idempotency key.
+    pub order_id: OrderId,
+    /// The award (> 0).
+    pub award_id: i32,
+    /// The distribution key (non-empty).
+    pub award_key: String,
+    /// The title (non-empty).
+    pub award_title: String,
+    /// The effective config.
+    pub award_config: String,
+}
+
+/// What RecordAward did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedAward {
+    /// The order was recorded before; nothing was written.
+    pub duplicate: bool,
+    /// The send_award message was acknowledged by JetStream now (else the relay sends it).
+    pub published: bool,
+}
+
+impl AwardUseCases {
+    /// Records the award once per order. A publish failure after commit is not an error of
+    /// the call: the record and its task are saved, and the relay delivers the task.
+    #[tracing::instrument(name = "award.record", skip_all, fields(user_id = %command.user_id, order_id = %command.order_id))]
+    pub async fn record_award(&self, command: RecordAwardCommand) -> Result<RecordedAward, AwardError> {
+        let now = self.now();
+        let envelope = Envelope {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            timestamp: now.timestamp_millis(),
+            data: SendAward {
+                user_id: command.user_id.to_string(),
+                order_id: command.order_id.to_string(),
+                award_id: command.award_id,
+                award_key: command.award_key.clone(),
+                award_title: command.award_title.clone(),
+                award_config: command.award_config.clone(),
+            },
+        };
+        let payload =
+            serde_json::to_string(&envelope).map_err(|e| AwardError::Corrupt(format!("send_award payload: {e}")))?;
+        let task = NewTask {
+            id: envelope.id.clone(),
+            user_id: envelope.data.user_id.clone(),
+            subject: self.send_award_subject.clone(),
+            payload,
+            next_attempt_at: self.after(self.timing.relay_after),
+        };
+        let record = NewAwardRecord {
+            user_id: command.user_id.into_inner(),
+            order_id: command.order_id.into_inner(),
+            activity_id: command.activity_id,
+            strategy_id: command.strategy_id,
+            award_id: command.award_id,
+            award_key: command.award_key,
+            award_title: command.award_title,
+            award_config: command.award_config,
+            award_time: now,
+        };
+        if self.store.record_award(&record, &task).await? == Recorded::Duplicate {
+            tracing::info!("award already recorded");
+            return Ok(RecordedAward { duplicate: true, published: false });
+        }
+        let published = self.publish_task(&task).await;
+        Ok(RecordedAward { duplicate: false, published })
+    }
+
+    /// Publishes a freshly committed task; marks it completed on ack. Any failure leaves
+    /// the task to the relay (logged, with the error on the task).
+    async fn publish_task(&self, task: &NewTask) -> bool {
+        match self.publisher.publish(&task.subject, &task.id, task.payload.clone().into_bytes()).await {
+            Ok(()) => {
+                if let Err(error) = self.store.complete_task(&task.id).await {
+                    // Published but not marked: the relay publishes it again and the stream
+                    // (Nats-Msg-Id) or the idempotent distributor drops the repeat.
+                    tracing::warn!(error = %bm_status::ErrorChain(&error), task_id = %task.id, "send_award published but not marked completed; the relay republishes it (de-duplicated)");
+                }
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, task_id = %task.id, "send_award not published; the outbox relay will send it");
+                let next = self.after(retry_delay(1, self.timing.retry_base, self.timing.retry_max));
+                if let Err(note) = self.store.note_publish_failure(&task.id, &error.to_string(), next).await {
+                    tracing::warn!(error = %bm_status::ErrorChain(&note), task_id = %task.id, "cannot note the publish failure; the relay still sends the task");
+                }
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Repository tests on fresh databases: the outbox claim (due only, each task to one relay,
+//! lease) and the exactly-once credit of an award record.
+#![expect(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
+
+use std::str::FromStr;
+
+use bm_award::storage::{AwardStore, Completion, NewAwardRecord, NewTask, Recorded};
+use bm_testkit::TestInfra;
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_730_000_000 + seconds, 0).unwrap()
+}
+
+fn record(order_id: &str) -> NewAwardRecord {
+    NewAwardRecord {
+        user_id: "u1".into(),
+        order_id: order_id.into(),
+        activity_id: 100_301,
+        strategy_id: 100_006,
+        award_id: 101,
+        award_key: "user_credit_random".into(),
+        award_title: "随机积分".into(),
+        award_config: "1,100".into(),
+        award_time: at(0),
+    }
+}
+
+fn task(id: &str, due: DateTime<Utc>) -> NewTask {
+    NewTask {
+        id: id.into(),
+        user_id: "u1".into(),
+        subject: "test.award.send_award".into(),
+        payload: format!(r#"{{"id":"{id}"}}"#),
+        next_attempt_at: due,
+    }
+}
+
+async fn store() -> (TestInfra, AwardStore) {
+    let infra = TestInfra::new(Some(&bm_award::MIGRATOR)).await;
+    let store = AwardStore::new(infra.pool().await);
+    (infra, store)
+}
+
+#[tokio::test]
+async fn the_relay_claims_only_due_tasks_each_once_under_a_lease() {
+    let (_infra, store) = store().await;
+    for n in 0..20 {
+        let recorded = store.record_award(&record(&format!("o{n}")), &task(&format!("t{n}"), at(n))).await.unwrap();
+        assert_eq!(recorded, Recorded::New);
+    }
+    store.complete_task("t0").await.unwrap();
+    // At t=9: t1..t9 are due (t0 is completed, t10.. are not due yet).
+    let (a, b) = tokio::join!(
+        store.claim_due_tasks(at(9), at(9) + Duration::seconds(30), 5),
+        store.claim_due_tasks(at(9), at(9) + Duration::seconds(30), 5),
+    );
+    let mut claimed: Vec<String> = a.unwrap().into_iter().chain(b.unwrap()).map(|t| t.id).collect();
+    claimed.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
+    assert_eq!(claimed, ["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"], "each due task once, no other");
+    // At t=20 t10..t19 are due; t1..t9 stay with their relay until the lease ends at t=39.
+    let later = store.claim_due_tasks(at(20), at(50), 100).await.unwrap();
+    assert_eq!(later.len(), 10);
+    assert!(later.iter().all(|t| t.id[1..].parse::<u32>().unwrap() >= 10), "leased tasks are not claimed twice");
+    // A failed task comes back at its retry time with its attempts counted.
+    store.fail_task("t1", "nats down", at(100)).await.unwrap();
+    let again = store.claim_due_tasks(at(100), at(130), 100).await.unwrap();
+    let t1 = again.iter().find(|t| t.id == "t1").unwrap();
+    assert_eq!(t1.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_record_and_its_task_are_written_once_per_order() {
+    let (_infra, store) = store().await;
+    assert_eq!(store.record_award(&record("o1"), &task("t1", at(0))).await.unwrap(), Recorded::New);
+    assert_eq!(store.record_award(&record("o1"), &task("t2", at(0))).await.unwrap(), Recorded::Duplicate);
+    let other_user = NewAwardRecord { user_id: "u2".into(), ..record("o1") };
+    assert!(matches!(
+        store.record_award(&other_user, &task("t3", at(0))).await,
+        Err(bm_award::usecase::AwardError::OrderTaken { .. })
+    ));
+    let (tasks,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox_task").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(tasks, 1, "a duplicate writes no task");
+}
+
+#[tokio::test]
+async fn an_award_is_credited_once_and_the_ledger_matches_the_account() {
+    let (_infra, store) = store().await;
+    store.record_award(&record("o1"), &task("t1", at(0))).await.unwrap();
+    store.record_award(&record("o2"), &task("t2", at(0))).await.unwrap();
+    let amount = Decimal::from_str("12.3").unwrap();
+    let (first, second) =
+        tokio::join!(store.credit_award("u1", "o1", "c1", amount), store.credit_award("u1", "o1", "c2", amount),);
+    let mut outcomes = [first.unwrap(), second.unwrap()];
+    outcomes.sort_by_key(|c| *c != Completion::Completed);
+    assert_eq!(outcomes, [Completion::Completed, Completion::AlreadyCompleted]);
+    let small = Decimal::from_str("0.0523").unwrap();
+    assert_eq!(store.credit_award("u1", "o2", "c3", small).await.unwrap(), Completion::Completed);
+    let account = store.credit_account("u1").await.unwrap().unwrap();
+    assert_eq!((account.total_amount, account.available_amount), (amount + small, amount + small));
+    let (rows, sum): (i64, Decimal) =
+        sqlx::query_as("SELECT count(*), sum(trade_amount) FROM user_credit_order WHERE user_id = 'u1'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!((rows, sum), (2, amount + small));
+    assert!(matches!(
+        store.credit_award("u1", "missing", "c4", amount).await,
+        Err(bm_award::usecase::AwardError::RecordMissing { .. })
+    ));
+}
