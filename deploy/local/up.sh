@@ -22,6 +22,9 @@ say "building release binaries (first build takes several minutes)"
 cargo build --release --locked --bins
 
 mkdir -p "$RUN_DIR"
+# The orchestrator's run-time switches (docs/operations.md): edit this file to degrade draws
+# or rate-limit users without a restart.
+[ -f "$RUN_DIR/switches.yaml" ] || printf 'degrade: false\nrate_limit_per_second: 0\nrate_limit_burst: 1\n' >"$RUN_DIR/switches.yaml"
 for svc in $DB_SERVICES; do
   say "$svc: migrations + demo data"
   "./target/release/$svc" seed >>"$RUN_DIR/$svc.log" 2>&1 || { tail -n 20 "$RUN_DIR/$svc.log" >&2; fail "$svc seed failed (log: $RUN_DIR/$svc.log)"; }
@@ -34,7 +37,9 @@ for svc in $ALL_SERVICES; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${PORT[$svc]}") 2>/dev/null; then
     fail "port ${PORT[$svc]} is taken by another process; stop it or run 'make down'"
   fi
-  BM_GRPC__PORT=${PORT[$svc]} nohup "./target/release/$svc" serve >>"$RUN_DIR/$svc.log" 2>&1 &
+  extra=()
+  [ "$svc" = raffle ] && extra=("BM_SERVICE__SWITCHES_FILE=$PWD/$RUN_DIR/switches.yaml")
+  env "BM_GRPC__PORT=${PORT[$svc]}" "${extra[@]}" nohup "./target/release/$svc" serve >>"$RUN_DIR/$svc.log" 2>&1 &
   echo $! >"$RUN_DIR/$svc.pid"
   say "$svc: started (pid $!, port ${PORT[$svc]}, log $RUN_DIR/$svc.log)"
 done

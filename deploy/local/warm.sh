@@ -1,8 +1,26 @@
 #!/usr/bin/env bash
-# Warms the demo data after the services are up: armories strategy 100006 (the strategy of
-# demo activity 100301). Idempotent: a re-armory never resets stock.
-set -euo pipefail
+# Warms the demo after the services are up: armories activity 100301 (sku stock) and its
+# strategy 100006 (rate tables, award stock), and gives the demo user xiaofuge quota with
+# sku 9011 (+150 draws). Idempotent: a re-armory never resets stock, and the recharge uses a
+# fixed out_business_no, so a second run answers ALREADY_EXISTS and credits nothing.
+set -uo pipefail
 GRPCURL=${1:-.tools/venv/bin/grpcurl}
-"$GRPCURL" -plaintext -d '{"strategy_id":100006}' 127.0.0.1:50051 bigmarket.strategy.v1.StrategyService/ArmoryStrategy >/dev/null \
-  && echo "[up] strategy 100006 armoried" \
-  || echo "[up] note: ArmoryStrategy is not available yet; see docs/status.md" >&2
+call() { # port method json
+  "$GRPCURL" -plaintext -d "$3" "127.0.0.1:$1" "$2" 2>&1
+}
+if out=$(call 50052 bigmarket.activity.v1.ActivityService/ArmoryActivity '{"activity_id":100301}'); then
+  echo "[up] activity 100301 armoried"
+else
+  echo "[up] ERROR: ArmoryActivity failed: $out" >&2; exit 1
+fi
+if out=$(call 50051 bigmarket.strategy.v1.StrategyService/ArmoryStrategy '{"strategy_id":100006}'); then
+  echo "[up] strategy 100006 armoried"
+else
+  echo "[up] ERROR: ArmoryStrategy failed: $out" >&2; exit 1
+fi
+out=$(call 50052 bigmarket.activity.v1.ActivityService/RechargeSku '{"user_id":"xiaofuge","sku":9011,"out_business_no":"demo-xiaofuge-9011"}')
+case "$out" in
+  *order_id*) echo "[up] xiaofuge recharged with sku 9011 (+150 draws on activity 100301)" ;;
+  *AlreadyExists*) echo "[up] xiaofuge already has the demo quota" ;;
+  *) echo "[up] ERROR: demo recharge failed: $out" >&2; exit 1 ;;
+esac

@@ -2,7 +2,9 @@
 //! user-facing API. It owns no database; it composes strategy-draw, activity-quota and
 //! award over gRPC.
 
+pub mod downstream;
 pub mod grpc;
+pub mod protection;
 
 use bm_api::raffle::raffle_service_server::RaffleServiceServer;
 use bm_server::{
@@ -48,6 +50,49 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
     /// The downstream services.
     pub downstream: DownstreamSettings,
+    /// Draw protection (`BM_SERVICE__…`).
+    pub service: RaffleOptions,
+}
+
+/// Draw protection settings: the switches' starting values, and the file that changes them
+/// at run time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaffleOptions {
+    /// Degrade switch at start (`0004` for every draw while on).
+    pub degrade: bool,
+    /// Draws per second per user (0 = no limit).
+    pub rate_limit_per_second: f64,
+    /// Burst of the per-user limit.
+    pub rate_limit_burst: u32,
+    /// A YAML file with `degrade`, `rate_limit_per_second`, `rate_limit_burst`, re-read
+    /// whenever it changes (empty = none).
+    pub switches_file: String,
+    /// How often the switches file is checked for changes.
+    pub switches_poll_ms: u64,
+}
+
+impl Default for RaffleOptions {
+    fn default() -> Self {
+        Self {
+            degrade: false,
+            rate_limit_per_second: 0.0,
+            rate_limit_burst: 1,
+            switches_file: String::new(),
+            switches_poll_ms: 1_000,
+        }
+    }
+}
+
+impl RaffleOptions {
+    /// The switches these settings start with.
+    pub fn switches(&self) -> protection::Switches {
+        protection::Switches {
+            degrade: self.degrade,
+            rate_limit_per_second: self.rate_limit_per_second,
+            rate_limit_burst: self.rate_limit_burst,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -57,6 +102,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             shutdown: ShutdownSettings::default(),
             downstream: DownstreamSettings::default(),
+            service: RaffleOptions::default(),
         }
     }
 }
@@ -78,6 +124,16 @@ impl Validate for Settings {
         if self.downstream.timeout_ms == 0 {
             return Err(ConfigError::invalid("downstream.timeout_ms", "must be greater than 0"));
         }
+        if !self.service.rate_limit_per_second.is_finite() || self.service.rate_limit_per_second < 0.0 {
+            return Err(ConfigError::invalid("service.rate_limit_per_second", "must be a number >= 0"));
+        }
+        if self.service.switches_poll_ms == 0 {
+            return Err(ConfigError::invalid("service.switches_poll_ms", "must be greater than 0"));
+        }
+        if !self.service.switches_file.is_empty() {
+            protection::load_switches(std::path::Path::new(&self.service.switches_file), self.service.switches())
+                .map_err(|e| ConfigError::invalid("service.switches_file", e))?;
+        }
         Ok(())
     }
 }
@@ -94,7 +150,19 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         tracing::info!(?command, "the orchestrator owns no database; nothing to do");
         return Ok(());
     }
+    let downstream = downstream::Downstream::new(&settings.downstream)
+        .map_err(|e| StartupError::Config(ConfigError::invalid("downstream", e.to_string())))?;
+    let protection = protection::Protection::new(settings.service.switches());
     let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME).await?;
-    let routes = tonic::service::Routes::new(RaffleServiceServer::new(grpc::RaffleHandler::new()));
+    if !settings.service.switches_file.is_empty() {
+        server.tracker().spawn(protection.clone().watch(
+            settings.service.switches_file.clone().into(),
+            settings.service.switches(),
+            std::time::Duration::from_millis(settings.service.switches_poll_ms),
+            server.shutdown_token(),
+        ));
+    }
+    let routes =
+        tonic::service::Routes::new(RaffleServiceServer::new(grpc::RaffleHandler::new(downstream, protection)));
     server.serve(routes).await
 }

@@ -1,71 +1,353 @@
-//! gRPC edge of `bigmarket.raffle.v1.RaffleService`.
+//! gRPC edge of `bigmarket.raffle.v1.RaffleService`: validation, protection, and the
+//! composition of the three services (ARCHITECTURE.md §4).
 
-use bm_api::raffle::{self as pb, raffle_service_server::RaffleService};
+use std::time::Instant;
+
+use bm_api::{
+    activity as activity_pb, award as award_pb,
+    raffle::{self as pb, raffle_service_server::RaffleService},
+    strategy as strategy_pb,
+};
+use bm_kernel::{BusinessNo, UserId, positive_id};
+use bm_status::{ErrorCode, invalid_argument, to_status};
 use tonic::{Request, Response, Status};
+
+use crate::{
+    downstream::{Downstream, idempotent, once},
+    protection::{Protection, Refusal},
+};
+
+/// A call on a clone of a client, as an owned future (so it can be retried).
+macro_rules! call {
+    ($client:expr, $method:ident, $request:expr) => {{
+        let mut client = $client.clone();
+        let request = $request;
+        async move { client.$method(request).await }
+    }};
+}
 
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.raffle.v1.RaffleService";
 
+const STRATEGY: &str = "strategy-draw";
+const ACTIVITY: &str = "activity-quota";
+const AWARD: &str = "award";
+
 /// The service implementation.
-#[derive(Debug, Default)]
-pub struct RaffleHandler {}
+#[derive(Debug, Clone)]
+pub struct RaffleHandler {
+    downstream: Downstream,
+    protection: Protection,
+}
 
 impl RaffleHandler {
-    /// A handler.
-    pub fn new() -> Self {
-        Self {}
+    /// A handler over the downstream clients.
+    pub fn new(downstream: Downstream, protection: Protection) -> Self {
+        Self { downstream, protection }
+    }
+
+    /// The activity's strategy and the user's partake counts (lifetime, today).
+    async fn strategy_and_counts(&self, user_id: &UserId, activity_id: i64) -> Result<(i64, i64, i64), Status> {
+        let activity = idempotent(ACTIVITY, || {
+            call!(self.downstream.activity, get_activity, activity_pb::GetActivityRequest { activity_id })
+        })
+        .await?
+        .activity
+        .ok_or_else(|| to_status(ErrorCode::NotFound, format!("activity {activity_id} does not exist")))?;
+        let account = idempotent(ACTIVITY, || {
+            call!(
+                self.downstream.activity,
+                query_account,
+                activity_pb::QueryAccountRequest { user_id: user_id.to_string(), activity_id }
+            )
+        })
+        .await?;
+        Ok((activity.strategy_id, account.total_partake_count, account.day_partake_count))
     }
 }
 
-fn not_yet(method: &str) -> Status {
-    Status::unimplemented(format!("RaffleService/{method} is delivered by issue #7"))
+fn user(value: String) -> Result<UserId, Status> {
+    UserId::parse(value).map_err(|e| invalid_argument("user_id", e))
+}
+
+fn activity_id(value: i64) -> Result<i64, Status> {
+    positive_id(value).map_err(|e| invalid_argument("activity_id", e))
 }
 
 #[tonic::async_trait]
 impl RaffleService for RaffleHandler {
     async fn armory_activity(
         &self,
-        _request: Request<pb::ArmoryActivityRequest>,
+        request: Request<pb::ArmoryActivityRequest>,
     ) -> Result<Response<pb::ArmoryActivityResponse>, Status> {
-        Err(not_yet("ArmoryActivity"))
+        let activity_id = activity_id(request.into_inner().activity_id)?;
+        let armoried = idempotent(ACTIVITY, || {
+            call!(self.downstream.activity, armory_activity, activity_pb::ArmoryActivityRequest { activity_id })
+        })
+        .await?;
+        let strategy_id = armoried.strategy_id;
+        idempotent(STRATEGY, || {
+            call!(self.downstream.strategy, armory_strategy, strategy_pb::ArmoryStrategyRequest { strategy_id })
+        })
+        .await?;
+        tracing::info!(activity_id, strategy_id, "activity armoried");
+        Ok(Response::new(pb::ArmoryActivityResponse { ok: true }))
     }
-    async fn draw(&self, _request: Request<pb::DrawRequest>) -> Result<Response<pb::DrawResponse>, Status> {
-        Err(not_yet("Draw"))
+
+    /// The draw flow: Partake → Draw → RecordAward → CompleteOrder, every step idempotent
+    /// per raffle order, so a retry after a failure at any step converges to one award.
+    #[tracing::instrument(name = "raffle.draw", skip_all, fields(user_id, activity_id, order_id = tracing::field::Empty))]
+    async fn draw(&self, request: Request<pb::DrawRequest>) -> Result<Response<pb::DrawResponse>, Status> {
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let activity_id = activity_id(request.activity_id)?;
+        let request_id = if request.request_id.is_empty() {
+            String::new()
+        } else {
+            BusinessNo::parse(request.request_id).map_err(|e| invalid_argument("request_id", e))?.into_inner()
+        };
+        let span = tracing::Span::current();
+        span.record("user_id", user_id.as_str());
+        span.record("activity_id", activity_id);
+        match self.protection.admit(user_id.as_str(), Instant::now()) {
+            Ok(()) => {}
+            Err(Refusal::Degraded) => {
+                return Err(to_status(ErrorCode::DegradeSwitch, "draws are switched off (degraded)"));
+            }
+            Err(Refusal::RateLimited) => {
+                return Err(to_status(ErrorCode::RateLimiter, "too many draws for this user, slow down"));
+            }
+        }
+        // 1. Partake: deducts quota or returns the unused order (safe to retry: a repeat
+        //    finds the order it created).
+        let order = idempotent(ACTIVITY, || {
+            call!(
+                self.downstream.activity,
+                partake,
+                activity_pb::PartakeRequest {
+                    user_id: user_id.to_string(),
+                    activity_id,
+                    request_id: request_id.clone(),
+                }
+            )
+        })
+        .await?;
+        span.record("order_id", order.order_id.as_str());
+        // 2. Draw, exactly once per order.
+        let drawn = idempotent(STRATEGY, || {
+            call!(
+                self.downstream.strategy,
+                draw,
+                strategy_pb::DrawRequest {
+                    user_id: user_id.to_string(),
+                    strategy_id: order.strategy_id,
+                    order_id: order.order_id.clone(),
+                    user_total_partake_count: order.total_partake_count,
+                    user_day_partake_count: order.day_partake_count,
+                }
+            )
+        })
+        .await?;
+        // 3. Record the award (and its send_award outbox row), once per order.
+        idempotent(AWARD, || {
+            call!(
+                self.downstream.award,
+                record_award,
+                award_pb::RecordAwardRequest {
+                    user_id: user_id.to_string(),
+                    activity_id,
+                    strategy_id: order.strategy_id,
+                    order_id: order.order_id.clone(),
+                    award_id: drawn.award_id,
+                    award_key: drawn.award_key.clone(),
+                    award_title: drawn.award_title.clone(),
+                    award_config: drawn.award_config.clone(),
+                }
+            )
+        })
+        .await?;
+        // 4. The order is used: the next draw gets a new one.
+        idempotent(ACTIVITY, || {
+            call!(
+                self.downstream.activity,
+                complete_order,
+                activity_pb::CompleteOrderRequest { user_id: user_id.to_string(), order_id: order.order_id.clone() }
+            )
+        })
+        .await?;
+        tracing::info!(award_id = drawn.award_id, rule_model = %drawn.rule_model, reused = order.reused, "drawn");
+        Ok(Response::new(pb::DrawResponse {
+            award_id: drawn.award_id,
+            award_title: drawn.award_title,
+            award_index: drawn.sort,
+            order_id: order.order_id,
+        }))
     }
+
     async fn query_award_list(
         &self,
-        _request: Request<pb::QueryAwardListRequest>,
+        request: Request<pb::QueryAwardListRequest>,
     ) -> Result<Response<pb::QueryAwardListResponse>, Status> {
-        Err(not_yet("QueryAwardList"))
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let activity_id = activity_id(request.activity_id)?;
+        let (strategy_id, _, day) = self.strategy_and_counts(&user_id, activity_id).await?;
+        let awards = idempotent(STRATEGY, || {
+            call!(
+                self.downstream.strategy,
+                query_award_list,
+                strategy_pb::QueryAwardListRequest { strategy_id, user_day_partake_count: day }
+            )
+        })
+        .await?
+        .awards;
+        Ok(Response::new(pb::QueryAwardListResponse {
+            awards: awards
+                .into_iter()
+                .map(|a| pb::AwardItem {
+                    award_id: a.award_id,
+                    award_title: a.award_title,
+                    award_subtitle: a.award_subtitle,
+                    sort: a.sort,
+                    award_rule_lock_count: a.award_rule_lock_count,
+                    is_award_unlock: a.is_award_unlock,
+                    wait_unlock_count: a.wait_unlock_count,
+                })
+                .collect(),
+        }))
     }
+
     async fn query_rule_weight(
         &self,
-        _request: Request<pb::QueryRuleWeightRequest>,
+        request: Request<pb::QueryRuleWeightRequest>,
     ) -> Result<Response<pb::QueryRuleWeightResponse>, Status> {
-        Err(not_yet("QueryRuleWeight"))
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let activity_id = activity_id(request.activity_id)?;
+        let (strategy_id, total, _) = self.strategy_and_counts(&user_id, activity_id).await?;
+        let weights = idempotent(STRATEGY, || {
+            call!(
+                self.downstream.strategy,
+                query_rule_weight,
+                strategy_pb::QueryRuleWeightRequest { strategy_id, user_total_partake_count: total }
+            )
+        })
+        .await?
+        .weights;
+        Ok(Response::new(pb::QueryRuleWeightResponse {
+            weights: weights
+                .into_iter()
+                .map(|w| pb::RuleWeight {
+                    rule_weight_count: w.rule_weight_count,
+                    user_activity_account_total_use_count: w.user_activity_account_total_use_count,
+                    awards: w
+                        .awards
+                        .into_iter()
+                        .map(|a| pb::RuleWeightAward { award_id: a.award_id, award_title: a.award_title })
+                        .collect(),
+                })
+                .collect(),
+        }))
     }
+
     async fn query_user_activity_account(
         &self,
-        _request: Request<pb::QueryUserActivityAccountRequest>,
+        request: Request<pb::QueryUserActivityAccountRequest>,
     ) -> Result<Response<pb::QueryUserActivityAccountResponse>, Status> {
-        Err(not_yet("QueryUserActivityAccount"))
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let activity_id = activity_id(request.activity_id)?;
+        let account = idempotent(ACTIVITY, || {
+            call!(
+                self.downstream.activity,
+                query_account,
+                activity_pb::QueryAccountRequest { user_id: user_id.to_string(), activity_id }
+            )
+        })
+        .await?;
+        Ok(Response::new(pb::QueryUserActivityAccountResponse {
+            total_count: account.total_count,
+            total_count_surplus: account.total_count_surplus,
+            month_count: account.month_count,
+            month_count_surplus: account.month_count_surplus,
+            day_count: account.day_count,
+            day_count_surplus: account.day_count_surplus,
+        }))
     }
+
+    /// Not retried: a retry after a lost answer would say ALREADY_EXISTS; the caller
+    /// repeats with the same out_business_no and reads that as done.
     async fn recharge_sku(
         &self,
-        _request: Request<pb::RechargeSkuRequest>,
+        request: Request<pb::RechargeSkuRequest>,
     ) -> Result<Response<pb::RechargeSkuResponse>, Status> {
-        Err(not_yet("RechargeSku"))
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let sku = positive_id(request.sku).map_err(|e| invalid_argument("sku", e))?;
+        let out_business_no =
+            BusinessNo::parse(request.out_business_no).map_err(|e| invalid_argument("out_business_no", e))?;
+        let recharged = once(
+            ACTIVITY,
+            call!(
+                self.downstream.activity,
+                recharge_sku,
+                activity_pb::RechargeSkuRequest {
+                    user_id: user_id.to_string(),
+                    sku,
+                    out_business_no: out_business_no.to_string(),
+                }
+            ),
+        )
+        .await?;
+        Ok(Response::new(pb::RechargeSkuResponse { order_id: recharged.order_id }))
     }
+
     async fn list_user_awards(
         &self,
-        _request: Request<pb::ListUserAwardsRequest>,
+        request: Request<pb::ListUserAwardsRequest>,
     ) -> Result<Response<pb::ListUserAwardsResponse>, Status> {
-        Err(not_yet("ListUserAwards"))
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let activity_id = activity_id(request.activity_id)?;
+        let records = idempotent(AWARD, || {
+            call!(
+                self.downstream.award,
+                list_user_awards,
+                award_pb::ListUserAwardsRequest { user_id: user_id.to_string(), activity_id }
+            )
+        })
+        .await?
+        .records;
+        Ok(Response::new(pb::ListUserAwardsResponse {
+            records: records
+                .into_iter()
+                .map(|r| pb::UserAwardRecord {
+                    order_id: r.order_id,
+                    award_id: r.award_id,
+                    award_title: r.award_title,
+                    award_state: r.award_state,
+                    award_time: r.award_time,
+                })
+                .collect(),
+        }))
     }
+
     async fn query_user_credit(
         &self,
-        _request: Request<pb::QueryUserCreditRequest>,
+        request: Request<pb::QueryUserCreditRequest>,
     ) -> Result<Response<pb::QueryUserCreditResponse>, Status> {
-        Err(not_yet("QueryUserCredit"))
+        let user_id = user(request.into_inner().user_id)?;
+        let credit = idempotent(AWARD, || {
+            call!(
+                self.downstream.award,
+                query_user_credit,
+                award_pb::QueryUserCreditRequest { user_id: user_id.to_string() }
+            )
+        })
+        .await?;
+        Ok(Response::new(pb::QueryUserCreditResponse {
+            total_amount: credit.total_amount,
+            available_amount: credit.available_amount,
+        }))
     }
 }

@@ -1,0 +1,115 @@
+//! A whole big-market on free ports for end-to-end tests: strategy-draw, activity-quota and
+//! award, each on its own fresh database with the demo data, and the raffle orchestrator in
+//! front. Binaries come from `target/<profile>/` (`make test` builds them first).
+
+#![expect(clippy::expect_used, reason = "test harness: a panic is a failed test")]
+
+use bm_api::{
+    activity::activity_service_client::ActivityServiceClient, award::award_service_client::AwardServiceClient,
+    raffle::raffle_service_client::RaffleServiceClient, strategy::strategy_service_client::StrategyServiceClient,
+};
+use bm_testkit::{ServiceProcess, TestInfra, lifecycle::with_env, workspace_binary};
+use tonic::transport::Channel;
+
+/// One running service with its infrastructure slice.
+#[derive(Debug)]
+pub struct Node {
+    /// Its database, Redis prefix and NATS prefixes.
+    pub infra: TestInfra,
+    /// The process.
+    pub process: ServiceProcess,
+    env: Vec<(String, String)>,
+    binary: String,
+}
+
+impl Node {
+    async fn start(binary: &str, migrator: &sqlx::migrate::Migrator, demo: &str, extra: &[(&str, &str)]) -> Self {
+        let infra = TestInfra::new(Some(migrator)).await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(demo.to_owned())).execute(&infra.pool().await).await.expect("demo data");
+        let mut env = infra.service_env();
+        for (key, value) in extra {
+            env = with_env(&env, key, value);
+        }
+        let binary = workspace_binary(binary);
+        let process = ServiceProcess::spawn(&binary, &env).await;
+        Self { infra, process, env, binary }
+    }
+
+    /// Kills the service (SIGKILL).
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts it again on the same port and waits for SERVING.
+    pub async fn restart(&mut self) {
+        self.process.kill();
+        self.process = ServiceProcess::spawn_on(&self.binary, &self.env, self.process.port).await;
+    }
+}
+
+/// The four services.
+#[derive(Debug)]
+pub struct Cluster {
+    /// strategy-draw.
+    pub strategy: Node,
+    /// activity-quota.
+    pub activity: Node,
+    /// award.
+    pub award: Node,
+    /// The orchestrator.
+    pub raffle: ServiceProcess,
+    /// A client of the orchestrator.
+    pub client: RaffleServiceClient<Channel>,
+}
+
+/// Reads the demo data of a service from its seed file.
+fn demo(service: &str) -> String {
+    let path = format!("{}/../../services/{service}/seed/demo.sql", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The migrations of a service, read at run time from its folder.
+async fn migrator(service: &str) -> sqlx::migrate::Migrator {
+    let path = format!("{}/../../services/{service}/migrations", env!("CARGO_MANIFEST_DIR"));
+    sqlx::migrate::Migrator::new(std::path::Path::new(&path)).await.expect("migrations")
+}
+
+impl Cluster {
+    /// Starts everything; `raffle_env` adds settings to the orchestrator.
+    pub async fn start(raffle_env: &[(&str, &str)]) -> Self {
+        let fast = [("BM_SERVICE__STOCK_SYNC_INTERVAL_MS", "200"), ("BM_SERVICE__STOCK_REBUILD_SETTLE_MS", "300")];
+        let award_fast = [("BM_SERVICE__RELAY_INTERVAL_MS", "200"), ("BM_SERVICE__RELAY_AFTER_MS", "500")];
+        let (strategy, activity, award) = tokio::join!(
+            async { Node::start("strategy", &migrator("strategy").await, &demo("strategy"), &fast).await },
+            async { Node::start("activity", &migrator("activity").await, &demo("activity"), &fast).await },
+            async { Node::start("award", &migrator("award").await, &demo("award"), &award_fast).await },
+        );
+        let mut env: Vec<(String, String)> = vec![
+            ("BM_DOWNSTREAM__STRATEGY_URL".into(), strategy.process.endpoint()),
+            ("BM_DOWNSTREAM__ACTIVITY_URL".into(), activity.process.endpoint()),
+            ("BM_DOWNSTREAM__AWARD_URL".into(), award.process.endpoint()),
+            ("BM_SHUTDOWN__DRAIN_DELAY_MS".into(), "100".into()),
+        ];
+        for (key, value) in raffle_env {
+            env = with_env(&env, key, value);
+        }
+        let raffle = ServiceProcess::spawn(&workspace_binary("raffle"), &env).await;
+        let client = RaffleServiceClient::new(raffle.channel().await);
+        Self { strategy, activity, award, raffle, client }
+    }
+
+    /// A client of strategy-draw.
+    pub async fn strategy_client(&self) -> StrategyServiceClient<Channel> {
+        StrategyServiceClient::new(self.strategy.process.channel().await)
+    }
+
+    /// A client of activity-quota.
+    pub async fn activity_client(&self) -> ActivityServiceClient<Channel> {
+        ActivityServiceClient::new(self.activity.process.channel().await)
+    }
+
+    /// A client of award.
+    pub async fn award_client(&self) -> AwardServiceClient<Channel> {
+        AwardServiceClient::new(self.award.process.channel().await)
+    }
+}
