@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     std::fs::write(out_dir.join("bigmarket_descriptor.bin"), compiler.encode_file_descriptor_set())?;
     tonic_prost_build::configure()
+        .codec_path("crate::codec::BmCodec")
         .build_client(env::var_os("CARGO_FEATURE_CLIENT").is_some())
         .build_server(env::var_os("CARGO_FEATURE_SERVER").is_some())
         .compile_fds(compiler.file_descriptor_set())?;

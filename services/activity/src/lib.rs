@@ -103,7 +103,9 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         options.zone()?,
         Duration::from_millis(options.activity_cache_ttl_ms),
     );
-    let mut server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME).await?;
+    let mut server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
+        .await?
+        .with_metrics(&settings.metrics)?;
     for (name, check) in backends.health_checks() {
         server = server.health_check(name, check);
     }
@@ -119,6 +121,9 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         use_cases.clone(),
         shutdown,
     ));
-    let routes = tonic::service::Routes::new(ActivityServiceServer::new(grpc::ActivityHandler::new(use_cases)));
+    let routes = tonic::service::Routes::new(
+        ActivityServiceServer::new(grpc::ActivityHandler::new(use_cases))
+            .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
+    );
     server.serve(routes).await
 }

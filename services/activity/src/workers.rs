@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bm_server::events::{ConsumerSpec, consume, keep_consuming};
+use bm_server::events::{ConsumerSpec, run_consumer};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -31,6 +31,11 @@ pub async fn sync_once(use_cases: &ActivityUseCases) -> Result<usize, ActivityEr
     let values = use_cases.stock.values(&skus).await?;
     let mut changed = 0;
     for (sku, left) in skus.into_iter().zip(values) {
+        if let Some(left) = left {
+            #[expect(clippy::cast_precision_loss, reason = "a stock count, far below 2^52")]
+            let value = left as f64;
+            metrics::gauge!("bm_sku_stock_remaining", "sku" => sku.to_string()).set(value);
+        }
         if let Some(left) = left
             && use_cases.store.sync_sku_surplus(sku, left).await?
         {
@@ -47,27 +52,8 @@ pub async fn consume_stock_zero(
     use_cases: ActivityUseCases,
     shutdown: CancellationToken,
 ) {
-    let spec = ConsumerSpec {
-        stream: nats.stream("activity"),
-        subject: nats.subject("activity", "sku_stock_zero"),
-        durable: format!("{}_activity_sku_stock_zero", nats.stream_prefix),
-        max_deliver: 5,
-        backoff: Duration::from_secs(1),
-    };
     let store = &use_cases.store;
-    keep_consuming("sku_stock_zero", shutdown.clone(), || {
-        consume(
-            &jetstream,
-            &spec,
-            |event| events::on_sku_stock_zero(store, event),
-            |subject, payload, reason, deliveries| async move {
-                store
-                    .park(&subject, &payload, &reason, deliveries)
-                    .await
-                    .map_err(|e| bm_status::ErrorChain(&e).to_string())
-            },
-            &shutdown,
-        )
-    })
-    .await;
+    let spec = ConsumerSpec::for_event(&nats, "activity", "sku_stock_zero");
+    run_consumer(jetstream, spec, store.pool().clone(), |event| events::on_sku_stock_zero(store, event), shutdown)
+        .await;
 }

@@ -4,16 +4,13 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
-use std::{
-    collections::HashSet,
-    time::{Duration, Instant},
-};
+use std::collections::HashSet;
 
 use bm_api::activity::{
     ArmoryActivityRequest, CompleteOrderRequest, GetActivityRequest, ListSkusRequest, PartakeRequest, PartakeResponse,
     QueryAccountRequest, QueryAccountResponse, RechargeSkuRequest, activity_service_client::ActivityServiceClient,
 };
-use bm_testkit::{ServiceProcess, TestInfra, lifecycle::with_env};
+use bm_testkit::{ServiceProcess, TestInfra, eventually, lifecycle::with_env};
 use deadpool_redis::redis;
 use tonic::{Code, Status, transport::Channel};
 
@@ -114,22 +111,6 @@ fn counters(account: &QueryAccountResponse) -> [i32; 6] {
         account.day_count,
         account.day_count_surplus,
     ]
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    // A bound for background work to happen at all, not a performance assertion.
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen");
 }
 
 #[tokio::test]

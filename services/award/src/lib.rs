@@ -130,7 +130,9 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         settings.nats.subject("award", "send_award"),
         options.timing(),
     );
-    let mut server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME).await?;
+    let mut server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
+        .await?
+        .with_metrics(&settings.metrics)?;
     for (name, check) in backends.health_checks() {
         server = server.health_check(name, check);
     }
@@ -151,6 +153,9 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         use_cases.clone(),
         shutdown,
     ));
-    let routes = tonic::service::Routes::new(AwardServiceServer::new(grpc::AwardHandler::new(use_cases)));
+    let routes = tonic::service::Routes::new(
+        AwardServiceServer::new(grpc::AwardHandler::new(use_cases))
+            .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
+    );
     server.serve(routes).await
 }

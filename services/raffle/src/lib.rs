@@ -50,6 +50,8 @@ pub struct Settings {
     pub shutdown: ShutdownSettings,
     /// The downstream services.
     pub downstream: DownstreamSettings,
+    /// Prometheus metrics.
+    pub metrics: bm_server::metrics::MetricsSettings,
     /// Draw protection (`BM_SERVICE__…`).
     pub service: RaffleOptions,
 }
@@ -102,6 +104,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             shutdown: ShutdownSettings::default(),
             downstream: DownstreamSettings::default(),
+            metrics: bm_server::metrics::MetricsSettings::default(),
             service: RaffleOptions::default(),
         }
     }
@@ -153,7 +156,9 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
     let downstream = downstream::Downstream::new(&settings.downstream)
         .map_err(|e| StartupError::Config(ConfigError::invalid("downstream", e.to_string())))?;
     let protection = protection::Protection::new(settings.service.switches());
-    let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME).await?;
+    let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
+        .await?
+        .with_metrics(&settings.metrics)?;
     if !settings.service.switches_file.is_empty() {
         server.tracker().spawn(protection.clone().watch(
             settings.service.switches_file.clone().into(),
@@ -162,7 +167,9 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
             server.shutdown_token(),
         ));
     }
-    let routes =
-        tonic::service::Routes::new(RaffleServiceServer::new(grpc::RaffleHandler::new(downstream, protection)));
+    let routes = tonic::service::Routes::new(
+        RaffleServiceServer::new(grpc::RaffleHandler::new(downstream, protection))
+            .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
+    );
     server.serve(routes).await
 }

@@ -82,7 +82,9 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         Arc::new(bm_kernel::ThreadRandom),
         events,
     );
-    let mut server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME).await?;
+    let mut server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
+        .await?
+        .with_metrics(&settings.metrics)?;
     for (name, check) in backends.health_checks() {
         server = server.health_check(name, check);
     }
@@ -98,6 +100,9 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         use_cases.clone(),
         shutdown,
     ));
-    let routes = tonic::service::Routes::new(StrategyServiceServer::new(grpc::StrategyHandler::new(use_cases)));
+    let routes = tonic::service::Routes::new(
+        StrategyServiceServer::new(grpc::StrategyHandler::new(use_cases))
+            .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
+    );
     server.serve(routes).await
 }

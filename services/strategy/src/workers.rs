@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use bm_server::events::{ConsumerSpec, consume, keep_consuming};
+use bm_server::events::{ConsumerSpec, run_consumer};
 
 use crate::{events, usecase::StrategyUseCases};
 
@@ -30,6 +30,12 @@ pub async fn sync_once(use_cases: &StrategyUseCases) -> Result<usize, crate::use
         let ids: Vec<i32> = strategy.awards.iter().map(|a| a.award_id).collect();
         let counters = use_cases.cache.counters(strategy.strategy_id, &ids).await?;
         for (award_id, left) in ids.into_iter().zip(counters) {
+            if let Some(left) = left {
+                #[expect(clippy::cast_precision_loss, reason = "a stock count, far below 2^52")]
+                let value = left as f64;
+                metrics::gauge!("bm_award_stock_remaining", "strategy_id" => strategy.strategy_id.to_string(), "award_id" => award_id.to_string())
+                    .set(value);
+            }
             if let Some(left) = left
                 && use_cases.store.sync_surplus(strategy.strategy_id, award_id, left).await?
             {
@@ -50,27 +56,8 @@ pub async fn consume_stock_zero(
     use_cases: StrategyUseCases,
     shutdown: CancellationToken,
 ) {
-    let spec = ConsumerSpec {
-        stream: nats.stream("strategy"),
-        subject: nats.subject("strategy", "award_stock_zero"),
-        durable: format!("{}_strategy_stock_zero", nats.stream_prefix),
-        max_deliver: 5,
-        backoff: Duration::from_secs(1),
-    };
     let store = &use_cases.store;
-    keep_consuming("award_stock_zero", shutdown.clone(), || {
-        consume(
-            &jetstream,
-            &spec,
-            |event| events::on_award_stock_zero(store, event),
-            |subject, payload, reason, deliveries| async move {
-                store
-                    .park(&subject, &payload, &reason, deliveries)
-                    .await
-                    .map_err(|e| bm_status::ErrorChain(&e).to_string())
-            },
-            &shutdown,
-        )
-    })
-    .await;
+    let spec = ConsumerSpec::for_event(&nats, "strategy", "award_stock_zero");
+    run_consumer(jetstream, spec, store.pool().clone(), |event| events::on_award_stock_zero(store, event), shutdown)
+        .await;
 }

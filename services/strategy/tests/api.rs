@@ -3,13 +3,11 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
-use std::time::{Duration, Instant};
-
 use bm_api::strategy::{
     ArmoryStrategyRequest, DrawRequest, DrawResponse, QueryAwardListRequest, QueryRuleWeightRequest,
     strategy_service_client::StrategyServiceClient,
 };
-use bm_testkit::{ServiceProcess, TestInfra};
+use bm_testkit::{ServiceProcess, TestInfra, eventually};
 use deadpool_redis::redis;
 use tonic::{Code, transport::Channel};
 
@@ -98,22 +96,6 @@ impl App {
 
 fn bm_code(status: &tonic::Status) -> Option<&'static str> {
     bm_status::code_of(status).map(bm_status::ErrorCode::as_str)
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    // A bound for background work to happen at all, not a performance assertion.
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen");
 }
 
 #[tokio::test]

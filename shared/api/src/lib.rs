@@ -4,6 +4,8 @@
 //! Another Rust service that only calls big-market depends on
 //! `bm-api = { default-features = false, features = ["client"] }`.
 
+pub mod codec;
+
 /// Generated code carries no docs of its own beyond the proto comments.
 #[allow(clippy::all, clippy::pedantic, missing_debug_implementations, reason = "generated code")]
 pub mod bigmarket {

@@ -445,6 +445,8 @@ pub struct StatefulSettings<X> {
     pub nats: NatsSettings,
     /// Shutdown timing.
     pub shutdown: ShutdownSettings,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::MetricsSettings,
     /// The service's own settings.
     pub service: X,
 }
@@ -458,6 +460,7 @@ impl<X: ServiceDefaults> Default for StatefulSettings<X> {
             redis: RedisSettings::default(),
             nats: NatsSettings::default(),
             shutdown: ShutdownSettings::default(),
+            metrics: crate::metrics::MetricsSettings::default(),
             service: X::default(),
         }
     }

@@ -65,30 +65,100 @@ pub struct ConsumerSpec {
     pub subject: String,
     /// The durable name.
     pub durable: String,
-    /// Deliveries before a failing message is parked.
+    /// Deliveries of a failing message before it is parked (counted by the handler; the
+    /// server itself never drops a message).
     pub max_deliver: i64,
     /// Redelivery delay of the first retry; doubled per delivery up to 32 times it.
     pub backoff: Duration,
 }
 
-/// Runs `handle` for every message of `spec` until `shutdown` (or a consumer error, which is
-/// returned so the caller can restart). Acks on success; naks with backoff on
-/// `Retry`; on `Park` or the last delivery calls `park(subject, payload, reason,
-/// deliveries)` and terminates the message — unless parking fails, then it is left for
-/// redelivery. Nothing is dropped silently.
-pub async fn consume<T, H, HF, P, PF>(
-    jetstream: &jetstream::Context,
-    spec: &ConsumerSpec,
+impl ConsumerSpec {
+    /// The durable consumer `<stream_prefix>_<service>_<event>` of
+    /// `<subject_prefix>.<service>.<event>` on the service's stream; 5 deliveries, 1 s
+    /// first backoff.
+    pub fn for_event(nats: &crate::NatsSettings, service: &str, event: &str) -> Self {
+        Self {
+            stream: nats.stream(service),
+            subject: nats.subject(service, event),
+            durable: format!("{}_{service}_{event}", nats.stream_prefix),
+            max_deliver: 5,
+            backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Keeps a message that failed every delivery in the service's `parked_message` table
+/// (each service's migrations create it), where operators list and re-drive it.
+pub async fn park_message(
+    pool: &sqlx::PgPool,
+    subject: &str,
+    payload: &str,
+    error: &str,
+    deliveries: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO parked_message (subject, payload, error, deliveries) VALUES ($1, $2, $3, $4)")
+        .bind(subject)
+        .bind(payload)
+        .bind(error)
+        .bind(i32::try_from(deliveries).unwrap_or(i32::MAX))
+        .execute(pool)
+        .await
+        .map(drop)
+}
+
+/// Runs the durable consumer `spec` with `handle` until `shutdown`, restarting it if it
+/// fails, parking what can never be handled in `pool`'s `parked_message` table.
+pub async fn run_consumer<T, H, HF>(
+    jetstream: jetstream::Context,
+    spec: ConsumerSpec,
+    pool: sqlx::PgPool,
     handle: H,
-    park: P,
-    shutdown: &CancellationToken,
-) -> Result<(), String>
-where
+    shutdown: CancellationToken,
+) where
     T: DeserializeOwned,
     H: Fn(Envelope<T>) -> HF,
     HF: Future<Output = Result<(), HandleError>>,
-    P: Fn(String, String, String, i64) -> PF,
-    PF: Future<Output = Result<(), String>>,
+{
+    let name = spec.durable.clone();
+    keep_consuming(&name, shutdown.clone(), || {
+        consume(
+            &jetstream,
+            &spec,
+            &handle,
+            |subject, payload, reason, deliveries| {
+                let pool = pool.clone();
+                async move { park_message(&pool, &subject, &payload, &reason, deliveries).await.map_err(|e| e.to_string()) }
+            },
+            &shutdown,
+        )
+    })
+    .await;
+}
+
+/// What to tell JetStream about a handled message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Done (or a harmless replay).
+    Ack,
+    /// Never deliver again (it was parked).
+    Term,
+    /// Deliver again after the delay.
+    Nak(Duration),
+}
+
+/// Runs `handle(subject, payload, deliveries)` for every message of `spec` until
+/// `shutdown` (or a consumer error, which is returned so the caller can restart) and
+/// acknowledges as it decides. The server sets no delivery limit: only the handler ends a
+/// message (Ack or Term), so nothing is dropped without the handler knowing.
+pub async fn consume_raw<H, HF>(
+    jetstream: &jetstream::Context,
+    spec: &ConsumerSpec,
+    handle: H,
+    shutdown: &CancellationToken,
+) -> Result<(), String>
+where
+    H: Fn(String, String, i64) -> HF,
+    HF: Future<Output = Decision>,
 {
     let stream = jetstream.get_stream(&spec.stream).await.map_err(|e| e.to_string())?;
     let consumer = stream
@@ -99,7 +169,6 @@ where
                 filter_subject: spec.subject.clone(),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_secs(30),
-                max_deliver: spec.max_deliver + 1,
                 ..Default::default()
             },
         )
@@ -120,30 +189,77 @@ where
         };
         let deliveries = message.info().map_or(1, |info| info.delivered);
         let payload = String::from_utf8_lossy(&message.payload).into_owned();
-        let result = match serde_json::from_str::<Envelope<T>>(&payload) {
-            Ok(envelope) => handle(envelope).await,
-            Err(error) => Err(HandleError::Park(format!("malformed event: {error}"))),
+        let acked = match handle(message.subject.to_string(), payload, deliveries).await {
+            Decision::Ack => message.ack().await,
+            Decision::Term => message.ack_with(AckKind::Term).await,
+            Decision::Nak(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
         };
-        let ack = match result {
-            Ok(()) => message.ack().await,
-            Err(HandleError::Retry(reason)) if deliveries < spec.max_deliver => {
-                let delay = spec.backoff * 2_u32.pow(u32::try_from(deliveries.clamp(1, 6) - 1).unwrap_or(0));
-                tracing::warn!(durable = %spec.durable, %reason, deliveries, ?delay, "handling failed; redelivering");
-                message.ack_with(AckKind::Nak(Some(delay))).await
-            }
-            Err(HandleError::Retry(reason) | HandleError::Park(reason)) => {
-                tracing::error!(durable = %spec.durable, %reason, deliveries, "message parked");
-                if let Err(error) = park(message.subject.to_string(), payload, reason, deliveries).await {
-                    tracing::error!(durable = %spec.durable, %error, "cannot park; leaving it for redelivery");
-                    continue;
-                }
-                message.ack_with(AckKind::Term).await
-            }
-        };
-        if let Err(error) = ack {
+        if let Err(error) = acked {
             tracing::warn!(durable = %spec.durable, %error, "ack failed; the message will be redelivered");
         }
     }
+}
+
+/// The redelivery delay after `deliveries` failed deliveries: `backoff` doubled per
+/// delivery, at most 32 times it.
+pub fn backoff_delay(backoff: Duration, deliveries: i64) -> Duration {
+    backoff * 2_u32.pow(u32::try_from(deliveries.clamp(1, 6) - 1).unwrap_or(0))
+}
+
+/// Runs `handle` for every event of `spec` until `shutdown`: acks on success; naks with
+/// backoff on `Retry`; on `Park` or after `max_deliver` deliveries calls `park(subject,
+/// payload, reason, deliveries)` and terminates the message — unless parking fails, then it
+/// is redelivered. Nothing is dropped silently.
+pub async fn consume<T, H, HF, P, PF>(
+    jetstream: &jetstream::Context,
+    spec: &ConsumerSpec,
+    handle: H,
+    park: P,
+    shutdown: &CancellationToken,
+) -> Result<(), String>
+where
+    T: DeserializeOwned,
+    H: Fn(Envelope<T>) -> HF,
+    HF: Future<Output = Result<(), HandleError>>,
+    P: Fn(String, String, String, i64) -> PF,
+    PF: Future<Output = Result<(), String>>,
+{
+    let handle = &handle;
+    let park = &park;
+    consume_raw(
+        jetstream,
+        spec,
+        |subject, payload, deliveries| async move {
+            let result = match serde_json::from_str::<Envelope<T>>(&payload) {
+                Ok(envelope) => handle(envelope).await,
+                Err(error) => Err(HandleError::Park(format!("malformed event: {error}"))),
+            };
+            match result {
+                Ok(()) => Decision::Ack,
+                Err(HandleError::Retry(reason)) if deliveries < spec.max_deliver => {
+                    let delay = backoff_delay(spec.backoff, deliveries);
+                    tracing::warn!(durable = %spec.durable, %reason, deliveries, ?delay, "handling failed; redelivering");
+                    metrics::counter!("bm_events_redelivered_total", "durable" => spec.durable.clone()).increment(1);
+                    Decision::Nak(delay)
+                }
+                Err(HandleError::Retry(reason) | HandleError::Park(reason)) => {
+                    tracing::error!(durable = %spec.durable, %reason, deliveries, "message parked");
+                    match park(subject, payload, reason, deliveries).await {
+                        Ok(()) => {
+                            metrics::counter!("bm_events_parked_total", "durable" => spec.durable.clone()).increment(1);
+                            Decision::Term
+                        }
+                        Err(error) => {
+                            tracing::error!(durable = %spec.durable, %error, "cannot park; redelivering");
+                            Decision::Nak(backoff_delay(spec.backoff, deliveries))
+                        }
+                    }
+                }
+            }
+        },
+        shutdown,
+    )
+    .await
 }
 
 /// Runs `consume` again (after a pause) whenever it stops with an error, until `shutdown`.

@@ -268,6 +268,10 @@ impl Backends {
                 std::sync::Arc::new(move || {
                     let pool = pool.clone();
                     Box::pin(async move {
+                        metrics::gauge!("bm_db_pool_connections", "state" => "open").set(f64::from(pool.size()));
+                        #[expect(clippy::cast_precision_loss, reason = "a pool size")]
+                        let idle = pool.num_idle() as f64;
+                        metrics::gauge!("bm_db_pool_connections", "state" => "idle").set(idle);
                         sqlx::query("SELECT 1").execute(&pool).await.map(drop).map_err(|e| e.to_string())
                     })
                 }),
@@ -276,7 +280,14 @@ impl Backends {
                 "redis",
                 std::sync::Arc::new(move || {
                     let redis = redis.clone();
-                    Box::pin(async move { ping_redis(&redis).await })
+                    Box::pin(async move {
+                        let status = redis.status();
+                        #[expect(clippy::cast_precision_loss, reason = "a pool size")]
+                        let (size, available) = (status.size as f64, status.available as f64);
+                        metrics::gauge!("bm_redis_pool_connections", "state" => "open").set(size);
+                        metrics::gauge!("bm_redis_pool_connections", "state" => "idle").set(available);
+                        ping_redis(&redis).await
+                    })
                 }),
             ),
             (

@@ -8,9 +8,15 @@ pub mod events;
 pub mod infra;
 pub mod lifecycle;
 pub mod main_support;
+pub mod metrics;
 pub mod telemetry;
 
 pub use cli::Command;
+
+/// The largest request message a service decodes (every big-market request is a few
+/// hundred bytes); a larger one is refused with OUT_OF_RANGE ("decoded message length too
+/// large") before it is parsed.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
 pub use config::{
     ConfigError, DatabaseSettings, GrpcSettings, LogFormat, LogSettings, NatsSettings, RedisSettings, ServiceDefaults,
     ShutdownSettings, StatefulSettings, Validate, load,

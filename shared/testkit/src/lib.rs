@@ -12,6 +12,7 @@
 pub mod lifecycle;
 mod nats_server;
 mod process;
+mod wait;
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use sqlx::{Connection, PgConnection, PgPool, migrate::Migrator};
 
 pub use nats_server::NatsServer;
 pub use process::{ServiceProcess, free_port, list_services, list_services_v1alpha, workspace_binary};
+pub use wait::eventually;
 
 fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())

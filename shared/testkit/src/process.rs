@@ -20,6 +20,8 @@ pub struct ServiceProcess {
     child: Child,
     /// The gRPC port it listens on.
     pub port: u16,
+    /// The port of its Prometheus `/metrics`.
+    pub metrics_port: u16,
     log: tempfile_path::LogFile,
 }
 
@@ -67,22 +69,35 @@ impl ServiceProcess {
             uuid::Uuid::new_v4().simple()
         )));
         let stderr = File::create(&log.0).expect("log file");
+        let metrics_port = free_port();
         let child = Command::new(binary)
             .args(args)
             .envs(env.iter().cloned())
             .env("BM_GRPC__PORT", port.to_string())
             .env("BM_GRPC__HOST", "127.0.0.1")
+            .env("BM_METRICS__PORT", metrics_port.to_string())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-        Self { child, port, log }
+        Self { child, port, metrics_port, log }
     }
 
     /// The process's stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log.0).unwrap_or_default()
+    }
+
+    /// The text of `GET /metrics` (Prometheus exposition format).
+    pub async fn metrics(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).await.expect("metrics port");
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await.expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        response
     }
 
     /// `http://127.0.0.1:<port>`.

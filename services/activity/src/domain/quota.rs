@@ -84,6 +84,17 @@ pub enum QuotaError {
     Day,
 }
 
+impl QuotaError {
+    /// Which quota ran out: `total`, `month` or `day`.
+    pub fn period(self) -> &'static str {
+        match self {
+            Self::Total => "total",
+            Self::Month => "month",
+            Self::Day => "day",
+        }
+    }
+}
+
 /// The changes of one partake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartakePlan {

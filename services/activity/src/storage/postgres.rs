@@ -169,6 +169,11 @@ impl ActivityStore {
         Self { pool }
     }
 
+    /// The pool (for health checks, parking and tests).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// An activity.
     pub async fn find_activity(&self, activity_id: i64) -> Result<Option<Activity>, ActivityError> {
         Ok(sqlx::query_as::<_, ActivityRow>(
@@ -446,18 +451,6 @@ impl ActivityStore {
         .await?
         .rows_affected()
             == 1)
-    }
-
-    /// Keeps a message that failed every delivery for operators.
-    pub async fn park(&self, subject: &str, payload: &str, error: &str, deliveries: i64) -> Result<(), ActivityError> {
-        sqlx::query("INSERT INTO parked_message (subject, payload, error, deliveries) VALUES ($1, $2, $3, $4)")
-            .bind(subject)
-            .bind(payload)
-            .bind(error)
-            .bind(i32::try_from(deliveries).unwrap_or(i32::MAX))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 }
 

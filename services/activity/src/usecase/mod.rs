@@ -207,7 +207,13 @@ impl ActivityUseCases {
                 now,
                 &self.period(),
             )
-            .await?;
+            .await
+            .inspect_err(|error| {
+                if let ActivityError::Quota(quota) = error {
+                    metrics::counter!("bm_quota_rejections_total", "quota" => quota.period()).increment(1);
+                }
+            })?;
+        metrics::counter!("bm_partakes_total", "reused" => outcome.reused.to_string()).increment(1);
         tracing::Span::current().record("order_id", outcome.order.order_id.as_str());
         tracing::info!(
             reused = outcome.reused,

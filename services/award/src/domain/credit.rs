@@ -160,4 +160,27 @@ mod tests {
         assert!(amounts.iter().any(|a| *a < dec("0.1")), "amounts below 0.1 keep 3 significant digits");
         assert!(amounts.iter().all(|a| round_significant(*a, 3) == *a));
     }
+
+    mod properties {
+        use bm_kernel::SeededRandom;
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Any config text is a range or ERR_CONFIG_001; a range's draws stay inside it
+            /// with at most 3 significant digits. Never a panic.
+            #[test]
+            fn any_award_config_is_a_range_or_refused(config in "\\PC{0,40}|-?[0-9]{0,12}(\\.[0-9]{0,8})? ?, ?-?[0-9]{0,12}(\\.[0-9]{0,8})?", seed in any::<u64>()) {
+                if let Ok(range) = CreditRange::parse(&config) {
+                    let amount = range.draw(&SeededRandom::new(seed));
+                    prop_assert!(range.min() <= amount && amount <= range.max(), "{config}: {amount}");
+                    let digits = amount.normalize().mantissa().unsigned_abs().to_string().trim_end_matches('0').len();
+                    prop_assert!(digits <= 3 || amount == range.min() || amount == range.max(), "{config}: {amount}");
+                }
+            }
+        }
+    }
 }

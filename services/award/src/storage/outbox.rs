@@ -35,20 +35,6 @@ pub struct ClaimedTask {
 }
 
 impl AwardStore {
-    pub(super) async fn enqueue(tx: &mut sqlx::PgConnection, task: &NewTask) -> Result<(), AwardError> {
-        sqlx::query(
-            "INSERT INTO outbox_task (id, user_id, subject, payload, next_attempt_at) VALUES ($1, $2, $3, $4::json, $5)",
-        )
-        .bind(&task.id)
-        .bind(&task.user_id)
-        .bind(&task.subject)
-        .bind(&task.payload)
-        .bind(task.next_attempt_at)
-        .execute(tx)
-        .await?;
-        Ok(())
-    }
-
     /// Claims up to `limit` due tasks (`pending` or `failed` with `next_attempt_at <= now`):
     /// counts the attempt and moves `next_attempt_at` to `lease_until`, so no other relay
     /// (replica) takes them meanwhile and a relay that dies releases them when the lease ends.

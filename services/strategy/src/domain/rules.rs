@@ -138,4 +138,41 @@ mod tests {
         assert_eq!(LuckAward::parse(1, "rule_luck_award", "101").unwrap().award_config, "");
         assert!(LuckAward::parse(1, "rule_luck_award", "abc:1,2").is_err());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::domain::RuleTree;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Any stored text is either a rule or a clear error naming the rule; never a panic.
+            #[test]
+            fn any_rule_value_parses_or_is_refused_by_name(value in "\\PC{0,80}|[0-9:, ]{0,40}") {
+                if let Err(e) = Blacklist::parse(1, &value) { prop_assert!(e.to_string().contains("rule_blacklist")); }
+                if let Err(e) = WeightTier::parse_all(1, &value) { prop_assert!(e.to_string().contains("rule_weight")); }
+                if let Err(e) = LuckAward::parse(1, "rule_luck_award of t", &value) { prop_assert!(e.to_string().contains("rule_luck_award")); }
+                let nodes = vec![("rule_lock".to_owned(), Some(value.clone())), ("rule_luck_award".to_owned(), Some(value.clone()))];
+                let lines = vec![("rule_lock".to_owned(), "rule_luck_award".to_owned(), "EQUAL".to_owned(), value.clone())];
+                if let Err(e) = RuleTree::build(1, "t", "rule_lock", &nodes, &lines) { prop_assert!(e.to_string().contains('t')); }
+            }
+
+            /// Well-formed weight rules round-trip: every tier keeps its weight and awards.
+            #[test]
+            fn weight_rules_round_trip(tiers in prop::collection::btree_map(1_i64..100_000, prop::collection::vec(1_i32..10_000, 1..6), 1..6)) {
+                let text: Vec<String> = tiers
+                    .iter()
+                    .map(|(w, ids)| format!("{w}:{}", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")))
+                    .collect();
+                let parsed = WeightTier::parse_all(1, &text.join(" ")).unwrap();
+                prop_assert_eq!(parsed.len(), tiers.len());
+                for (tier, (weight, ids)) in parsed.iter().zip(&tiers) {
+                    prop_assert_eq!(tier.weight, *weight);
+                    prop_assert_eq!(&tier.award_ids, ids);
+                }
+            }
+        }
+    }
 }

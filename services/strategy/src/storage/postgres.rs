@@ -264,16 +264,4 @@ impl StrategyStore {
         .await?
         .map(|(s,)| s))
     }
-
-    /// Keeps a message that failed every delivery for operators.
-    pub async fn park(&self, subject: &str, payload: &str, error: &str, deliveries: i64) -> Result<(), StrategyError> {
-        sqlx::query("INSERT INTO parked_message (subject, payload, error, deliveries) VALUES ($1, $2, $3, $4)")
-            .bind(subject)
-            .bind(payload)
-            .bind(error)
-            .bind(i32::try_from(deliveries).unwrap_or(i32::MAX))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
 }

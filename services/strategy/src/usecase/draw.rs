@@ -149,6 +149,13 @@ impl StrategyUseCases {
             }
         }
         tracing::info!(award_id = stored.award_id, rule_model = %stored.rule_model, "drawn");
+        metrics::counter!(
+            "bm_draws_total",
+            "strategy_id" => command.strategy_id.to_string(),
+            "award_id" => stored.award_id.to_string(),
+            "rule_model" => stored.rule_model.clone()
+        )
+        .increment(1);
         Ok((stored.into(), strategy))
     }
 }
