@@ -113,3 +113,42 @@ impl Cluster {
         AwardServiceClient::new(self.award.process.channel().await)
     }
 }
+
+// --- Replicas (issue #13): a second instance of a service on the same slice. ---------------
+
+impl Node {
+    /// Starts `service` (`strategy`, `activity` or `award`) on a fresh database with its
+    /// migrations and demo data; `extra` adds settings.
+    pub async fn start_service(service: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start(service, &migrator(service).await, &demo(service), extra).await
+    }
+
+    /// Starts one more instance of this service, with the same settings and so the same
+    /// database, Redis prefix and NATS prefixes (another replica), on its own port; waits
+    /// until it is SERVING.
+    pub async fn replica(&self) -> ServiceProcess {
+        ServiceProcess::spawn(&self.binary, &self.env).await
+    }
+
+    /// The `BM_*` settings this node's instances run with.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+}
+
+/// Starts an orchestrator in front of the given instances and returns it with a client.
+pub async fn start_raffle(
+    strategy: &ServiceProcess,
+    activity: &ServiceProcess,
+    award: &ServiceProcess,
+) -> (ServiceProcess, RaffleServiceClient<Channel>) {
+    let env: Vec<(String, String)> = vec![
+        ("BM_DOWNSTREAM__STRATEGY_URL".into(), strategy.endpoint()),
+        ("BM_DOWNSTREAM__ACTIVITY_URL".into(), activity.endpoint()),
+        ("BM_DOWNSTREAM__AWARD_URL".into(), award.endpoint()),
+        ("BM_SHUTDOWN__DRAIN_DELAY_MS".into(), "100".into()),
+    ];
+    let raffle = ServiceProcess::spawn(&workspace_binary("raffle"), &env).await;
+    let client = RaffleServiceClient::new(raffle.channel().await);
+    (raffle, client)
+}

@@ -2,10 +2,7 @@
 
 #![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
-use std::{
-    collections::HashSet,
-    time::{Duration, Instant},
-};
+use std::collections::HashSet;
 
 use bm_api::{
     activity::{CompleteOrderRequest, PartakeRequest},
@@ -18,28 +15,13 @@ use bm_api::{
     strategy::DrawRequest as StrategyDrawRequest,
 };
 use bm_e2e::Cluster;
+use bm_testkit::eventually;
 use tonic::{Code, Status};
 
 const ACTIVITY: i64 = 100_301;
 
 fn code(status: &Status) -> (Code, Option<&'static str>) {
     (status.code(), bm_status::code_of(status).map(bm_status::ErrorCode::as_str))
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    // A bound for background work to happen at all, not a performance assertion.
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen");
 }
 
 async fn ready(cluster: &Cluster) {
