@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# `make bench` (issue #9, docs/BENCHMARKS.md): measures big-market next to baselines taken on
+# this machine in this run, and prints our figure / baseline for each layer.
+#
+#  1. infrastructure (deploy/local/infra.sh), release build;
+#  2. its own databases (bmbench_<pid>_*), Redis key prefix, NATS subject and stream prefix,
+#     and its own four services on 53050-53053 (never the 50050-50053 of `make up`);
+#  3. baselines: redis-benchmark of the stock take Lua script (the exact text of
+#     shared/stock/src/lib.rs) and pgbench of the SQL each operation runs
+#     (tests/load/pgbench/*.sql) against a scratch database with the services' migrations;
+#  4. bm-bench per layer: strategy-draw (recorded and debug), partake, record-award, draw
+#     flat out, then draw at 70 % of the measured peak for its latency;
+#  5. the table; then everything it started is stopped and dropped (also on failure).
+#
+# Environment (optional; not BM_*, which the services would refuse as unknown keys): BENCH_DURATION (15s), BENCH_WARMUP (2s), BENCH_USERS (64),
+# BENCH_CONNECTIONS (2), BENCH_PG_CLIENTS (16), BENCH_PORT_BASE (53050; metrics on +1000),
+# BENCH_OUT (target/bench: reports and service logs), BENCH_LOG_LEVEL (info),
+# BENCH_MODES (all: "strategy-draw strategy-debug partake record-award draw draw70"),
+# BENCH_BIN_DIR (target/release: where the four services and bm-bench are),
+# BENCH_SKIP_BUILD (unset: set to 1 to measure binaries built before, e.g. a copy),
+# BENCH_SERVICE_ENV (extra VAR=VALUE words for all four services, e.g. BM_METRICS__ENABLED=false).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${BENCH_DURATION:-15s}
+WARMUP=${BENCH_WARMUP:-2s}
+USERS=${BENCH_USERS:-64}
+CONNECTIONS=${BENCH_CONNECTIONS:-2}
+PG_CLIENTS=${BENCH_PG_CLIENTS:-16}
+PORT_BASE=${BENCH_PORT_BASE:-53050}
+OUT=${BENCH_OUT:-target/bench}
+LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
+read -r -a SERVICE_ENV <<<"${BENCH_SERVICE_ENV:-}"
+MODES=${BENCH_MODES:-"strategy-draw strategy-debug partake record-award draw draw70"}
+SECONDS_PG=${DURATION%s}; [[ "$SECONDS_PG" =~ ^[0-9]+$ ]] || SECONDS_PG=15
+
+RUN=bmbench$$
+PG_HOST=127.0.0.1 PG_PORT=5432 PG_USER=bigmarket PG_PASSWORD=bigmarket
+PG_BASE="postgres://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT"
+REDIS_PREFIX="$RUN:"
+STREAM_PREFIX=${RUN^^}
+BIN=${BENCH_BIN_DIR:-./target/release}
+BENCH=$BIN/bm-bench
+declare -A PORT=([raffle]=$PORT_BASE [strategy]=$((PORT_BASE + 1)) [activity]=$((PORT_BASE + 2)) [award]=$((PORT_BASE + 3)))
+declare -A DB=([strategy]=${RUN}_strategy [activity]=${RUN}_activity [award]=${RUN}_award)
+PGBENCH_DB=${RUN}_pgbench
+PIDS=()
+
+say()  { printf '[bench] %s\n' "$*" >&2; }
+fail() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
+psql_bm() { PGPASSWORD=$PG_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$@"; }
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  for db in "${DB[@]}" "$PGBENCH_DB"; do
+    psql_bm -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" 2>/dev/null || say "could not drop $db"
+  done
+  redis-cli -h 127.0.0.1 --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null | xargs -r -n 1000 redis-cli -h 127.0.0.1 DEL >/dev/null || true
+  [ -x "$BENCH" ] && { "$BENCH" cleanup-nats --stream-prefix "$STREAM_PREFIX" || say "could not delete the $STREAM_PREFIX streams"; }
+  say "stopped the bench services, dropped ${RUN}_* databases, ${REDIS_PREFIX}* keys and ${STREAM_PREFIX}_* streams"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for tool in pgbench redis-benchmark redis-cli psql; do
+  command -v "$tool" >/dev/null 2>&1 && continue
+  say "$tool missing: installing postgresql-contrib postgresql-client redis-tools"
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_=sudo
+  $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    postgresql-contrib postgresql-client redis-tools >/dev/null || fail "cannot install $tool"
+done
+
+./deploy/local/infra.sh
+if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+  say "release build"
+  cargo build --release --locked --bins
+fi
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/*.log
+
+for port in "${PORT[@]}"; do
+  for taken in "$port" $((port + 1000)); do  # gRPC and metrics
+    if (exec 3<>"/dev/tcp/127.0.0.1/$taken") 2>/dev/null; then fail "port $taken is taken; set BENCH_PORT_BASE"; fi
+  done
+done
+
+# --- the services under test -------------------------------------------------------------
+stateful_env() { # service
+  printf '%s\n' "BM_GRPC__PORT=${PORT[$1]}" "BM_LOG__LEVEL=$LOG_LEVEL" ${SERVICE_ENV[@]+"${SERVICE_ENV[@]}"} \
+    "BM_DATABASE__URL=$PG_BASE/${DB[$1]}" "BM_REDIS__KEY_PREFIX=$REDIS_PREFIX" \
+    "BM_NATS__SUBJECT_PREFIX=$RUN" "BM_NATS__STREAM_PREFIX=$STREAM_PREFIX"
+}
+for svc in strategy activity award; do
+  psql_bm -d postgres -c "CREATE DATABASE ${DB[$svc]}"
+  mapfile -t vars < <(stateful_env "$svc")
+  env "${vars[@]}" "$BIN/$svc" seed >>"$OUT/$svc.log" 2>&1 || { tail -n 20 "$OUT/$svc.log" >&2; fail "$svc seed failed"; }
+done
+for svc in strategy activity award; do
+  mapfile -t vars < <(stateful_env "$svc")
+  env "${vars[@]}" "$BIN/$svc" serve >>"$OUT/$svc.log" 2>&1 &
+  PIDS+=($!)
+done
+env "BM_GRPC__PORT=${PORT[raffle]}" "BM_LOG__LEVEL=$LOG_LEVEL" ${SERVICE_ENV[@]+"${SERVICE_ENV[@]}"} \
+  "BM_DOWNSTREAM__STRATEGY_URL=http://127.0.0.1:${PORT[strategy]}" \
+  "BM_DOWNSTREAM__ACTIVITY_URL=http://127.0.0.1:${PORT[activity]}" \
+  "BM_DOWNSTREAM__AWARD_URL=http://127.0.0.1:${PORT[award]}" \
+  "$BIN/raffle" serve >>"$OUT/raffle.log" 2>&1 &
+PIDS+=($!)
+say "services started on ${PORT[raffle]}-${PORT[award]} (pids ${PIDS[*]}; logs in $OUT)"
+"$BENCH" armory --target "127.0.0.1:${PORT[raffle]}" --activity 100301 --wait 60s
+
+# --- baselines --------------------------------------------------------------------------
+# The stock take exactly as the services run it: the TAKE script of shared/stock.
+TAKE=$(awk '/^const TAKE: &str = r"$/{on=1; next} on && /^";$/{exit} on' shared/stock/src/lib.rs)
+[ -n "$TAKE" ] || fail "cannot read the TAKE script from shared/stock/src/lib.rs"
+SHA=$(redis-cli -h 127.0.0.1 SCRIPT LOAD "$TAKE")
+redis-cli -h 127.0.0.1 SET "${REDIS_PREFIX}base:stock" 1000000000000 >/dev/null
+say "baseline: redis-benchmark EVALSHA take (50 clients, no pipelining)"
+REDIS_OPS=$(redis-benchmark -h 127.0.0.1 -c 50 -n 200000 -r 100000000 --csv \
+  EVALSHA "$SHA" 2 "${REDIS_PREFIX}base:stock" "${REDIS_PREFIX}base:order:__rand_int__" 101 604800 0 \
+  | awk -F'"' 'NR == 2 {print $4}')
+say "redis take script: $REDIS_OPS ops/s"
+
+psql_bm -d postgres -c "CREATE DATABASE $PGBENCH_DB"
+for pair in act:activity str:strategy awd:award; do
+  schema=${pair%%:*} svc=${pair#*:}
+  psql_bm -d "$PGBENCH_DB" -c "CREATE SCHEMA $schema"
+  for migration in services/"$svc"/migrations/*.sql; do
+    PGOPTIONS="-c search_path=$schema" psql_bm -d "$PGBENCH_DB" -f "$migration" >/dev/null
+  done
+done
+PGOPTIONS="-c search_path=act" psql_bm -d "$PGBENCH_DB" -v clients="$PG_CLIENTS" -f tests/load/pgbench/setup.sql
+
+compose() { # script-name step...
+  local file="$OUT/pgbench-$1.sql"; shift
+  { cat tests/load/pgbench/header.sql; for step in "$@"; do cat "tests/load/pgbench/$step.sql"; done; } >"$file"
+  echo "$file"
+}
+declare -A PG_OPS
+pgbench_run() { # name step...
+  local name=$1; shift
+  local script; script=$(compose "$name" "$@")
+  say "baseline: pgbench $name ($PG_CLIENTS clients, ${SECONDS_PG}s, prepared)"
+  PG_OPS[$name]=$(PGPASSWORD=$PG_PASSWORD PGOPTIONS="-c search_path=act,str,awd" \
+    pgbench -n -M prepared -c "$PG_CLIENTS" -j 2 -T "$SECONDS_PG" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" \
+      -f "$script" "$PGBENCH_DB" 2>"$OUT/pgbench-$name.log" | awk '/^tps = /{print $3}')
+  [ -n "${PG_OPS[$name]}" ] || { cat "$OUT/pgbench-$name.log" >&2; fail "pgbench $name failed"; }
+  say "pgbench $name: ${PG_OPS[$name]} tps"
+}
+pgbench_run strategy_draw strategy_draw
+pgbench_run partake partake complete_order
+pgbench_run record_award record_award
+pgbench_run draw partake strategy_draw record_award complete_order
+
+# --- our figures --------------------------------------------------------------------------
+load() { # json-name mode [bm-bench options...]
+  local name=$1 mode=$2; shift 2
+  say "bm-bench $name"
+  "$BENCH" run --mode "$mode" --target "127.0.0.1:${PORT_OF_MODE[$mode]}" --users "$USERS" \
+    --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" --run-id "$RUN-$name" \
+    --json "$OUT/$name.json" "$@"
+}
+declare -A PORT_OF_MODE=([draw]=${PORT[raffle]} [strategy-draw]=${PORT[strategy]} [partake]=${PORT[activity]} [record-award]=${PORT[award]})
+REPORTS=()
+for m in $MODES; do
+  case $m in
+    strategy-draw)  load "$m" strategy-draw --baseline "pgbench strategy_draw.sql=${PG_OPS[strategy_draw]}" ;;
+    strategy-debug) load "$m" strategy-draw --order-ids empty --baseline "redis take script=$REDIS_OPS" ;;
+    partake)        load "$m" partake --baseline "pgbench partake.sql+complete_order.sql=${PG_OPS[partake]}" ;;
+    record-award)   load "$m" record-award --baseline "pgbench record_award.sql=${PG_OPS[record_award]}" ;;
+    draw)           load "$m" draw --baseline "pgbench draw (all steps)=${PG_OPS[draw]}" ;;
+    draw70)
+      [ -f "$OUT/draw.json" ] || fail "draw70 needs the draw run first"
+      peak=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.7))' "$OUT/draw.json")
+      [ "$peak" -gt 0 ] || fail "no draw throughput to take 70 % of"
+      load "$m" draw --rate "$peak" --label "draw at 70% of peak ($peak/s)" ;;
+    *) fail "unknown mode $m in BENCH_MODES" ;;
+  esac
+  REPORTS+=("$OUT/$m.json")
+done
+
+{
+  echo
+  echo "machine: $(nproc) cores, $(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2; exit}'), $(free -g | awk '/Mem:/{print $2}') GiB; load average before the table: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "baselines: redis take script $REDIS_OPS ops/s; pgbench (tps, $PG_CLIENTS clients): strategy_draw ${PG_OPS[strategy_draw]}, partake ${PG_OPS[partake]}, record_award ${PG_OPS[record_award]}, draw ${PG_OPS[draw]}"
+  echo
+  "$BENCH" table "${REPORTS[@]}"
+} | tee "$OUT/summary.md"

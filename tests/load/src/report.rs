@@ -1,0 +1,250 @@
+//! The report of a run: throughput, latency percentiles, errors by code, and the ratio to a
+//! same-run baseline (ARCHITECTURE.md §8.15: a ratio, never a wall-clock threshold).
+
+use std::{collections::BTreeMap, fmt::Write as _, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use tonic::Status;
+
+use crate::histogram::Histogram;
+
+/// The bucket of a failed call: `<gRPC code>/<bm code>` (`-` when the service sent no
+/// business code, e.g. a transport failure), e.g. `FailedPrecondition/ERR_BIZ_006`.
+pub fn error_bucket(status: &Status) -> String {
+    let code = bm_status::code_of(status).map_or("-", bm_status::ErrorCode::as_str);
+    format!("{:?}/{code}", status.code())
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+#[expect(clippy::cast_precision_loss, reason = "microseconds to milliseconds for display")]
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1_000.0
+}
+
+impl Latency {
+    /// The percentiles of `histogram` (µs) in ms.
+    pub fn of(histogram: &Histogram) -> Self {
+        Self {
+            p50: ms(histogram.quantile(0.50)),
+            p90: ms(histogram.quantile(0.90)),
+            p95: ms(histogram.quantile(0.95)),
+            p99: ms(histogram.quantile(0.99)),
+            p999: ms(histogram.quantile(0.999)),
+            max: ms(histogram.max()),
+            mean: histogram.mean() / 1_000.0,
+        }
+    }
+}
+
+/// A same-run baseline and our figure relative to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// What was measured, e.g. `pgbench draw.sql`.
+    pub name: String,
+    /// Its operations per second.
+    pub ops_per_sec: f64,
+    /// Ours / baseline.
+    pub ratio: f64,
+}
+
+/// The result of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The report's name.
+    pub label: String,
+    /// The mode.
+    pub mode: String,
+    /// `host:port`.
+    pub target: String,
+    /// Virtual users.
+    pub users: u32,
+    /// HTTP/2 connections.
+    pub connections: u32,
+    /// Offered rate (0 = flat out).
+    pub rate: u32,
+    /// Length of the measured window, seconds.
+    pub seconds: f64,
+    /// Successful operations in the window.
+    pub ok: u64,
+    /// Failed operations in the window.
+    pub errors: u64,
+    /// Successful operations per second.
+    pub ops_per_sec: f64,
+    /// Latency of successful operations (from the intended start under `--rate`, so a
+    /// stalled service is not hidden by users that stop sending).
+    pub latency_ms: Latency,
+    /// Failed operations by `<gRPC code>/<bm code>`.
+    pub errors_by_code: BTreeMap<String, u64>,
+    /// The same-run baseline, if given.
+    pub baseline: Option<Baseline>,
+}
+
+impl Report {
+    /// Builds a report; `baseline` is (name, ops/s).
+    #[expect(clippy::cast_precision_loss, reason = "rates for display")]
+    #[expect(clippy::too_many_arguments, reason = "a plain constructor of the report's fields")]
+    pub fn new(
+        label: &str,
+        mode: &str,
+        target: &str,
+        (users, connections, rate): (u32, u32, u32),
+        window: Duration,
+        histogram: &Histogram,
+        errors_by_code: BTreeMap<String, u64>,
+        baseline: Option<(String, f64)>,
+    ) -> Self {
+        let seconds = window.as_secs_f64();
+        let ok = histogram.count();
+        let ops_per_sec = if seconds > 0.0 { ok as f64 / seconds } else { 0.0 };
+        Self {
+            label: label.to_owned(),
+            mode: mode.to_owned(),
+            target: target.to_owned(),
+            users,
+            connections,
+            rate,
+            seconds,
+            ok,
+            errors: errors_by_code.values().sum(),
+            ops_per_sec,
+            latency_ms: Latency::of(histogram),
+            errors_by_code,
+            baseline: baseline.map(|(name, ops)| Baseline { name, ops_per_sec: ops, ratio: ops_per_sec / ops }),
+        }
+    }
+
+    /// The human-readable report.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let l = &self.latency_ms;
+        let rate = if self.rate == 0 { "flat out".to_owned() } else { format!("{} ops/s offered", self.rate) };
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "== {} ({} -> {}; {} users, {} connections, {rate})",
+            self.label, self.mode, self.target, self.users, self.connections
+        );
+        let _ = writeln!(
+            out,
+            "   {:.0} ops/s  ({} ok, {} errors in {:.1} s)",
+            self.ops_per_sec, self.ok, self.errors, self.seconds
+        );
+        let _ = writeln!(
+            out,
+            "   latency ms: p50 {:.2}  p90 {:.2}  p95 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  mean {:.2}",
+            l.p50, l.p90, l.p95, l.p99, l.p999, l.max, l.mean
+        );
+        for (code, n) in &self.errors_by_code {
+            let _ = writeln!(out, "   error {code}: {n}");
+        }
+        if let Some(b) = &self.baseline {
+            let _ = writeln!(out, "   baseline {}: {:.0} ops/s  ->  ratio {:.2}", b.name, b.ops_per_sec, b.ratio);
+        }
+        out
+    }
+}
+
+/// A markdown table of reports (one row each).
+pub fn table(reports: &[Report]) -> String {
+    let mut out = String::from(
+        "| measure | users | rate | ops/s | p50 ms | p95 ms | p99 ms | max ms | errors | baseline | baseline ops/s | ratio |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in reports {
+        let l = &r.latency_ms;
+        let rate = if r.rate == 0 { "max".to_owned() } else { r.rate.to_string() };
+        let (name, ops, ratio) = r.baseline.as_ref().map_or_else(
+            || ("—".to_owned(), "—".to_owned(), "—".to_owned()),
+            |b| (b.name.clone(), format!("{:.0}", b.ops_per_sec), format!("{:.2}", b.ratio)),
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | {rate} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {name} | {ops} | {ratio} |",
+            r.label, r.users, r.ops_per_sec, l.p50, l.p95, l.p99, l.max, r.errors
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use bm_status::{ErrorCode, to_status};
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn errors_are_bucketed_by_grpc_and_business_code() {
+        let quota = to_status(ErrorCode::AccountQuotaError, "no quota");
+        assert_eq!(error_bucket(&quota), format!("{:?}/ERR_BIZ_006", quota.code()));
+        assert_eq!(error_bucket(&Status::unavailable("connection refused")), "Unavailable/-");
+        assert_eq!(error_bucket(&Status::new(Code::DeadlineExceeded, "slow")), "DeadlineExceeded/-");
+    }
+
+    fn histogram(values: &[u64]) -> Histogram {
+        let mut h = Histogram::new();
+        for v in values {
+            h.record(*v);
+        }
+        h
+    }
+
+    #[test]
+    fn report_rates_percentiles_and_ratio() {
+        let h = histogram(&(1..=200).map(|i| i * 100).collect::<Vec<_>>());
+        let errors = BTreeMap::from([("Unavailable/-".to_owned(), 3)]);
+        let r = Report::new(
+            "draw",
+            "draw",
+            "127.0.0.1:51050",
+            (10, 2, 0),
+            Duration::from_secs(2),
+            &h,
+            errors,
+            Some(("pgbench".into(), 400.0)),
+        );
+        assert_eq!((r.ok, r.errors), (200, 3));
+        assert!((r.ops_per_sec - 100.0).abs() < 1e-9);
+        assert!((r.latency_ms.p50 - 10.0).abs() < 0.1, "{}", r.latency_ms.p50);
+        assert!((r.latency_ms.p99 - 19.8).abs() < 0.2, "{}", r.latency_ms.p99);
+        assert!((r.latency_ms.max - 20.0).abs() < 1e-9);
+        let b = r.baseline.as_ref().unwrap();
+        assert!((b.ratio - 0.25).abs() < 1e-9);
+        let text = r.render();
+        assert!(
+            text.contains("100 ops/s") && text.contains("ratio 0.25") && text.contains("Unavailable/-: 3"),
+            "{text}"
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r, "JSON round trip");
+        let t = table(&[r]);
+        assert!(t.lines().nth(2).unwrap().starts_with("| draw | 10 | max | 100 |"), "{t}");
+        assert!(t.contains("| pgbench | 400 | 0.25 |"), "{t}");
+    }
+
+    #[test]
+    fn empty_run_has_zero_rates() {
+        let r = Report::new("x", "draw", "t", (1, 1, 5), Duration::ZERO, &Histogram::new(), BTreeMap::new(), None);
+        assert_eq!((r.ok, r.errors), (0, 0));
+        assert!(r.ops_per_sec.abs() < f64::EPSILON);
+        assert!(table(&[r]).contains("| — | — | — |"));
+    }
+}
