@@ -20,7 +20,7 @@ else
 fi
 out=$(call 50052 bigmarket.activity.v1.ActivityService/RechargeSku '{"user_id":"xiaofuge","sku":9011,"out_business_no":"demo-xiaofuge-9011"}')
 case "$out" in
-  *order_id*) echo "[up] xiaofuge recharged with sku 9011 (+150 draws on activity 100301)" ;;
+  *orderId*) echo "[up] xiaofuge recharged with sku 9011 (+150 draws on activity 100301)" ;;
   *AlreadyExists*) echo "[up] xiaofuge already has the demo quota" ;;
   *) echo "[up] ERROR: demo recharge failed: $out" >&2; exit 1 ;;
 esac
