@@ -130,12 +130,10 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         settings.nats.subject("award", "send_award"),
         options.timing(),
     );
-    let mut server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
+    let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
         .await?
-        .with_metrics(&settings.metrics)?;
-    for (name, check) in backends.health_checks() {
-        server = server.health_check(name, check);
-    }
+        .with_metrics(&settings.metrics)?
+        .health_checks(backends.health_checks());
     let shutdown = server.shutdown_token();
     server.tracker().spawn(workers::relay_outbox(
         use_cases.clone(),

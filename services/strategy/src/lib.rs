@@ -82,12 +82,10 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         Arc::new(bm_kernel::ThreadRandom),
         events,
     );
-    let mut server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
+    let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
         .await?
-        .with_metrics(&settings.metrics)?;
-    for (name, check) in backends.health_checks() {
-        server = server.health_check(name, check);
-    }
+        .with_metrics(&settings.metrics)?
+        .health_checks(backends.health_checks());
     let shutdown = server.shutdown_token();
     server.tracker().spawn(workers::sync_stock(
         use_cases.clone(),

@@ -97,6 +97,12 @@ impl GrpcServer {
         Ok(self)
     }
 
+    /// Adds several dependency checks (e.g. `Backends::health_checks`).
+    #[must_use]
+    pub fn health_checks(self, checks: impl IntoIterator<Item = (&'static str, HealthCheck)>) -> Self {
+        checks.into_iter().fold(self, |server, (name, check)| server.health_check(name, check))
+    }
+
     /// Adds a dependency check; health is SERVING only while every check passes.
     #[must_use]
     pub fn health_check(mut self, name: &'static str, check: HealthCheck) -> Self {

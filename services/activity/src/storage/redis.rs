@@ -76,17 +76,6 @@ impl SkuStock {
         Ok(taken)
     }
 
-    /// Whether the sku has stock left (for the early ERR_BIZ_005 check).
-    pub async fn has_stock(&self, store: &ActivityStore, sku: i64) -> Result<bool, ActivityError> {
-        let counter = self.stock_key(sku);
-        let mut seen = self.counters.take(&counter, "", sku, true).await?;
-        if seen == Take::Missing {
-            self.ensure_counter(store, sku).await?;
-            seen = self.counters.take(&counter, "", sku, true).await?;
-        }
-        Ok(matches!(seen, Take::Taken { .. }))
-    }
-
     /// Gives the recharge's unit back (the recharge failed).
     pub async fn release(&self, sku: i64, user_id: &str, out_business_no: &str) -> Result<bool, ActivityError> {
         Ok(self.counters.release(&self.stock_key(sku), &self.holder_key(sku, user_id, out_business_no), sku).await?)

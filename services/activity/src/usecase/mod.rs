@@ -81,8 +81,9 @@ impl ActivityUseCases {
         Self { store, stock, events, clock, zone, cache_ttl, activities: Arc::default(), armoried_skus: Arc::default() }
     }
 
-    fn period(&self) -> Period {
-        Period::at(self.clock.now(), self.zone)
+    /// The day and month of `now` in the activity time zone.
+    fn period(&self, now: chrono::DateTime<chrono::Utc>) -> Period {
+        Period::at(now, self.zone)
     }
 
     /// The activity (cached for `cache_ttl`, so a state change applies within it).
@@ -144,9 +145,6 @@ impl ActivityUseCases {
         }
         let now = self.clock.now();
         activity.check_open(now)?;
-        if !self.stock.has_stock(&self.store, sku).await? {
-            return Err(ActivityError::SkuStockEmpty(sku));
-        }
         let left = match self.stock.take(&self.store, sku, user_id.as_str(), out_business_no.as_str()).await? {
             Take::Taken { left } => Some(left),
             // A retry of a recharge whose earlier attempt took the unit: it is ours.
@@ -155,7 +153,7 @@ impl ActivityUseCases {
         };
         let order_id = uuid::Uuid::new_v4().simple().to_string();
         tracing::Span::current().record("order_id", order_id.as_str());
-        let period = self.period();
+        let period = self.period(now);
         let recharge = NewRecharge {
             user_id: user_id.as_str(),
             order_id: &order_id,
@@ -205,7 +203,7 @@ impl ActivityUseCases {
                 request_id.map(BusinessNo::as_str),
                 &new_order_id,
                 now,
-                &self.period(),
+                &self.period(now),
             )
             .await
             .inspect_err(|error| {
@@ -237,7 +235,8 @@ impl ActivityUseCases {
     /// The user's quota view on an activity.
     pub async fn query_account(&self, user_id: &UserId, activity_id: i64) -> Result<AccountView, ActivityError> {
         self.activity(activity_id).await?;
-        let (account, month, day) = self.store.account_view(user_id.as_str(), activity_id, &self.period()).await?;
+        let (account, month, day) =
+            self.store.account_view(user_id.as_str(), activity_id, &self.period(self.clock.now())).await?;
         Ok(AccountView::of(account, month, day))
     }
 
