@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: up down status logs test lint verify grpcurl infra build fmt bench-strategy check-invariants fuzz images local-images compose-test k8s-check k8s-smoke
+.PHONY: up down status logs test lint verify grpcurl infra build fmt bench-strategy check-invariants chaos fuzz images local-images compose-test k8s-check k8s-smoke
 
 up: ## infra → release build → migrate + demo data → start the four services → wait SERVING
 	./deploy/local/up.sh
@@ -51,6 +51,10 @@ bench-strategy: ## criterion: table pick and in-process draw, with same-run base
 .PHONY: bench
 bench: ## load test (bm-bench) of its own services on 53050-53053 with same-run pgbench / redis-benchmark baselines and ratios
 	./tests/load/bench.sh
+
+chaos: infra ## fault suite: draw load + kill -9 of each service, NATS / Redis restarts, Postgres refusing (ARGS=--load-secs 20 …); private ports only
+	$(CARGO) build --workspace --bins --locked
+	$(CARGO) run -q --locked -p bm-e2e --bin bm-chaos -- --json target/chaos.json $(ARGS)
 
 fuzz: ## cargo-fuzz the rule-value and award-config parsers (nightly; FUZZ_SECONDS per target)
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz

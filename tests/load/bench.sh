@@ -15,7 +15,7 @@
 # Environment (optional; not BM_*, which the services would refuse as unknown keys): BENCH_DURATION (15s), BENCH_WARMUP (2s), BENCH_USERS (64),
 # BENCH_CONNECTIONS (2), BENCH_PG_CLIENTS (16), BENCH_PORT_BASE (53050; metrics on +1000),
 # BENCH_OUT (target/bench: reports and service logs), BENCH_LOG_LEVEL (info),
-# BENCH_MODES (all: "strategy-draw strategy-debug partake record-award draw draw70"),
+# BENCH_MODES (all: "strategy-draw strategy-debug partake record-award award-latency draw draw70"),
 # BENCH_BIN_DIR (target/release: where the four services and bm-bench are),
 # BENCH_SKIP_BUILD (unset: set to 1 to measure binaries built before, e.g. a copy),
 # BENCH_SERVICE_ENV (extra VAR=VALUE words for all four services, e.g. BM_METRICS__ENABLED=false).
@@ -31,7 +31,7 @@ PORT_BASE=${BENCH_PORT_BASE:-53050}
 OUT=${BENCH_OUT:-target/bench}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
 read -r -a SERVICE_ENV <<<"${BENCH_SERVICE_ENV:-}"
-MODES=${BENCH_MODES:-"strategy-draw strategy-debug partake record-award draw draw70"}
+MODES=${BENCH_MODES:-"strategy-draw strategy-debug partake record-award award-latency draw draw70"}
 SECONDS_PG=${DURATION%s}; [[ "$SECONDS_PG" =~ ^[0-9]+$ ]] || SECONDS_PG=15
 
 RUN=bmbench$$
@@ -168,6 +168,39 @@ load() { # json-name mode [bm-bench options...]
     --json "$OUT/$name.json" "$@"
 }
 declare -A PORT_OF_MODE=([draw]=${PORT[raffle]} [strategy-draw]=${PORT[strategy]} [partake]=${PORT[activity]} [record-award]=${PORT[award]})
+# End-to-end award latency (issue #6): RecordAward at half the measured record-award peak,
+# then, from the award database, committed record (created_at) → record completed by the
+# send_award consumer (updated_at); both stamps are Postgres' now(), so one clock. Baseline:
+# the same run's RecordAward call latency (what a caller waits for) — the ratio says how many
+# call-times the asynchronous delivery adds.
+AWARD_LATENCY=""
+award_latency() {
+  [ -f "$OUT/record-award.json" ] || fail "award-latency needs the record-award run first"
+  local rate
+  rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.5))' "$OUT/record-award.json")
+  [ "$rate" -gt 0 ] || fail "no record-award throughput to take 50 % of"
+  load award-latency record-award --rate "$rate" --label "record-award at 50% of peak ($rate/s)"
+  REPORTS+=("$OUT/award-latency.json")
+  local pending=1
+  for _ in $(seq 1 120); do  # every record of the run delivered (or parked), at most 60 s
+    pending=$(psql_bm -d "${DB[award]}" -At -c \
+      "SELECT count(*) FROM user_award_record WHERE user_id LIKE '$RUN-award-latency-%' AND award_state = 'create'")
+    [ "$pending" = 0 ] && break
+    sleep 0.5
+  done
+  [ "$pending" = 0 ] || say "award-latency: $pending records still not completed after 60 s (counted as not delivered)"
+  AWARD_LATENCY=$(psql_bm -d "${DB[award]}" -At -F ' ' -c "
+    WITH d AS (SELECT extract(epoch FROM updated_at - created_at) * 1000 AS ms FROM user_award_record
+               WHERE user_id LIKE '$RUN-award-latency-%' AND award_state = 'completed')
+    SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+           round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2),
+           round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2), round(max(ms)::numeric, 2) FROM d")
+  read -r n p50 p90 p99 max <<<"$AWARD_LATENCY"
+  local call_p50
+  call_p50=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["latency_ms"]["p50"])' "$OUT/award-latency.json")
+  AWARD_LATENCY="award delivery latency (RecordAward commit → record completed, $n records at ${rate}/s): p50 ${p50} ms, p90 ${p90} ms, p99 ${p99} ms, max ${max} ms; not delivered: $pending; p50 / RecordAward call p50 (${call_p50} ms) = $(python3 -c "print(round($p50 / max($call_p50, 0.001), 2))")"
+  say "$AWARD_LATENCY"
+}
 REPORTS=()
 for m in $MODES; do
   case $m in
@@ -175,6 +208,7 @@ for m in $MODES; do
     strategy-debug) load "$m" strategy-draw --order-ids empty --baseline "redis take script=$REDIS_OPS" ;;
     partake)        load "$m" partake --baseline "pgbench partake.sql+complete_order.sql=${PG_OPS[partake]}" ;;
     record-award)   load "$m" record-award --baseline "pgbench record_award.sql=${PG_OPS[record_award]}" ;;
+    award-latency)  award_latency; continue ;;
     draw)           load "$m" draw --baseline "pgbench draw (all steps)=${PG_OPS[draw]}" ;;
     draw70)
       [ -f "$OUT/draw.json" ] || fail "draw70 needs the draw run first"
@@ -192,4 +226,5 @@ done
   echo "baselines: redis take script $REDIS_OPS ops/s; pgbench (tps, $PG_CLIENTS clients): strategy_draw ${PG_OPS[strategy_draw]}, partake ${PG_OPS[partake]}, record_award ${PG_OPS[record_award]}, draw ${PG_OPS[draw]}"
   echo
   "$BENCH" table "${REPORTS[@]}"
+  [ -z "$AWARD_LATENCY" ] || { echo; echo "$AWARD_LATENCY"; }
 } | tee "$OUT/summary.md"

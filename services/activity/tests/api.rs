@@ -18,9 +18,10 @@ const BINARY: &str = env!("CARGO_BIN_EXE_activity");
 
 struct App {
     infra: TestInfra,
-    _process: ServiceProcess,
+    process: ServiceProcess,
     client: ActivityServiceClient<Channel>,
     pool: sqlx::PgPool,
+    env: Vec<(String, String)>,
 }
 
 impl App {
@@ -49,7 +50,7 @@ impl App {
         let process = ServiceProcess::spawn(BINARY, &env).await;
         let client = ActivityServiceClient::new(process.channel().await);
         client.clone().armory_activity(ArmoryActivityRequest { activity_id: 100_301 }).await.unwrap();
-        Self { infra, _process: process, client, pool }
+        Self { infra, process, client, pool, env }
     }
 
     async fn recharge(&self, user: &str, sku: i64, out_business_no: &str) -> Result<String, Status> {
@@ -208,6 +209,19 @@ async fn the_last_unit_publishes_sku_stock_zero_which_zeroes_the_database() {
     assert_eq!(code(&empty), (Code::FailedPrecondition, Some("ERR_BIZ_005")));
     eventually("sku_stock_zero consumed", || async { app.db_stock(7004).await == 0 }).await;
     assert_eq!(app.account("c").await.total_count, 0);
+}
+
+#[tokio::test]
+async fn a_restarted_instance_syncs_the_stock_it_moves_without_an_armory() {
+    // Found by the fault suite: after a kill -9 the new process had no armory, so the batch
+    // sync skipped every sku and the database view of stock stopped following Redis.
+    let mut app = App::spawn().await;
+    app.process.kill();
+    app.process = ServiceProcess::spawn(BINARY, &app.env).await;
+    app.client = ActivityServiceClient::new(app.process.channel().await);
+    app.recharge("a", 7003, "r1").await.unwrap();
+    assert_eq!(app.sku_counter(7003).await, Some(99));
+    eventually("database stock follows", || async { app.db_stock(7003).await == 99 }).await;
 }
 
 #[tokio::test]

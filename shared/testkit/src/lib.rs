@@ -12,6 +12,8 @@
 pub mod lifecycle;
 mod nats_server;
 mod process;
+mod proxy;
+mod redis_server;
 mod wait;
 
 use std::time::Duration;
@@ -20,6 +22,8 @@ use sqlx::{Connection, PgConnection, PgPool, migrate::Migrator};
 
 pub use nats_server::NatsServer;
 pub use process::{ServiceProcess, free_port, list_services, list_services_v1alpha, workspace_binary};
+pub use proxy::TcpProxy;
+pub use redis_server::RedisServer;
 pub use wait::eventually;
 
 fn var(name: &str, default: &str) -> String {

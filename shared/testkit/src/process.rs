@@ -147,11 +147,13 @@ impl ServiceProcess {
     }
 }
 
-/// The path of a workspace binary next to the running test executable
-/// (`target/<profile>/<name>`); `make test` builds every binary first.
+/// The path of a workspace binary of the running executable's profile
+/// (`target/<profile>/<name>`, whether we are a test in `target/<profile>/deps/` or a
+/// binary in `target/<profile>/`); `make test` builds every binary first.
 pub fn workspace_binary(name: &str) -> String {
     let exe = std::env::current_exe().expect("test executable");
-    let dir = exe.parent().and_then(std::path::Path::parent).expect("target/<profile>");
+    let dir = exe.parent().expect("target/<profile>");
+    let dir = if dir.ends_with("deps") { dir.parent().expect("target/<profile>") } else { dir };
     let path = dir.join(name);
     assert!(
         path.is_file(),

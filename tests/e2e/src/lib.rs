@@ -4,6 +4,8 @@
 
 #![expect(clippy::expect_used, reason = "test harness: a panic is a failed test")]
 
+pub mod chaos;
+
 use bm_api::{
     activity::activity_service_client::ActivityServiceClient, award::award_service_client::AwardServiceClient,
     raffle::raffle_service_client::RaffleServiceClient, strategy::strategy_service_client::StrategyServiceClient,
@@ -22,11 +24,54 @@ pub struct Node {
     binary: String,
 }
 
+/// Where the services find their infrastructure. The default is the shared local Postgres,
+/// Redis and NATS; fault tests point them at private servers and a proxy they can break.
+#[derive(Debug, Clone, Default)]
+pub struct Backends {
+    /// Redis instead of the shared one.
+    pub redis_url: Option<String>,
+    /// NATS instead of the shared one.
+    pub nats_url: Option<String>,
+    /// A loopback port that forwards to Postgres (a [`bm_testkit::TcpProxy`]): the services
+    /// reach their databases through it; the test itself and the checker go direct.
+    pub postgres_port: Option<u16>,
+}
+
+impl Backends {
+    fn apply(&self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+        if let Some(url) = &self.redis_url {
+            env = with_env(&env, "BM_REDIS__URL", url);
+        }
+        if let Some(url) = &self.nats_url {
+            env = with_env(&env, "BM_NATS__URL", url);
+        }
+        if let Some(port) = self.postgres_port {
+            let direct =
+                env.iter().find(|(k, _)| k == "BM_DATABASE__URL").map(|(_, v)| v.clone()).expect("database url");
+            env = with_env(&env, "BM_DATABASE__URL", &through_port(&direct, port));
+        }
+        env
+    }
+}
+
+/// `postgres://user:pw@host:5432/db` → the same URL on `127.0.0.1:<port>`.
+fn through_port(url: &str, port: u16) -> String {
+    let (scheme_auth, rest) = url.split_once('@').expect("a postgres URL with user@host");
+    let (_, path) = rest.split_once('/').expect("a postgres URL with a database");
+    format!("{scheme_auth}@127.0.0.1:{port}/{path}")
+}
+
 impl Node {
-    async fn start(binary: &str, migrator: &sqlx::migrate::Migrator, demo: &str, extra: &[(&str, &str)]) -> Self {
+    async fn start(
+        binary: &str,
+        migrator: &sqlx::migrate::Migrator,
+        demo: &str,
+        extra: &[(&str, &str)],
+        backends: &Backends,
+    ) -> Self {
         let infra = TestInfra::new(Some(migrator)).await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(demo.to_owned())).execute(&infra.pool().await).await.expect("demo data");
-        let mut env = infra.service_env();
+        let mut env = backends.apply(infra.service_env());
         for (key, value) in extra {
             env = with_env(&env, key, value);
         }
@@ -60,6 +105,7 @@ pub struct Cluster {
     pub raffle: ServiceProcess,
     /// A client of the orchestrator.
     pub client: RaffleServiceClient<Channel>,
+    raffle_env: Vec<(String, String)>,
 }
 
 /// Reads the demo data of a service from its seed file.
@@ -75,14 +121,20 @@ async fn migrator(service: &str) -> sqlx::migrate::Migrator {
 }
 
 impl Cluster {
-    /// Starts everything; `raffle_env` adds settings to the orchestrator.
+    /// Starts everything on the shared infrastructure; `raffle_env` adds settings to the
+    /// orchestrator.
     pub async fn start(raffle_env: &[(&str, &str)]) -> Self {
+        Self::start_on(&Backends::default(), raffle_env).await
+    }
+
+    /// Starts everything with the stateful services on `backends`.
+    pub async fn start_on(backends: &Backends, raffle_env: &[(&str, &str)]) -> Self {
         let fast = [("BM_SERVICE__STOCK_SYNC_INTERVAL_MS", "200"), ("BM_SERVICE__STOCK_REBUILD_SETTLE_MS", "300")];
         let award_fast = [("BM_SERVICE__RELAY_INTERVAL_MS", "200"), ("BM_SERVICE__RELAY_AFTER_MS", "500")];
         let (strategy, activity, award) = tokio::join!(
-            async { Node::start("strategy", &migrator("strategy").await, &demo("strategy"), &fast).await },
-            async { Node::start("activity", &migrator("activity").await, &demo("activity"), &fast).await },
-            async { Node::start("award", &migrator("award").await, &demo("award"), &award_fast).await },
+            async { Node::start("strategy", &migrator("strategy").await, &demo("strategy"), &fast, backends).await },
+            async { Node::start("activity", &migrator("activity").await, &demo("activity"), &fast, backends).await },
+            async { Node::start("award", &migrator("award").await, &demo("award"), &award_fast, backends).await },
         );
         let mut env: Vec<(String, String)> = vec![
             ("BM_DOWNSTREAM__STRATEGY_URL".into(), strategy.process.endpoint()),
@@ -95,7 +147,14 @@ impl Cluster {
         }
         let raffle = ServiceProcess::spawn(&workspace_binary("raffle"), &env).await;
         let client = RaffleServiceClient::new(raffle.channel().await);
-        Self { strategy, activity, award, raffle, client }
+        Self { strategy, activity, award, raffle, client, raffle_env: env }
+    }
+
+    /// Kills the orchestrator (SIGKILL), starts it again on the same port and waits for
+    /// SERVING.
+    pub async fn restart_raffle(&mut self) {
+        self.raffle.kill();
+        self.raffle = ServiceProcess::spawn_on(&workspace_binary("raffle"), &self.raffle_env, self.raffle.port).await;
     }
 
     /// A client of strategy-draw.
@@ -120,7 +179,7 @@ impl Node {
     /// Starts `service` (`strategy`, `activity` or `award`) on a fresh database with its
     /// migrations and demo data; `extra` adds settings.
     pub async fn start_service(service: &str, extra: &[(&str, &str)]) -> Self {
-        Self::start(service, &migrator(service).await, &demo(service), extra).await
+        Self::start(service, &migrator(service).await, &demo(service), extra, &Backends::default()).await
     }
 
     /// Starts one more instance of this service, with the same settings and so the same

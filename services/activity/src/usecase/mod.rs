@@ -113,17 +113,24 @@ impl ActivityUseCases {
         for sku in &skus {
             self.stock.ensure_counter(&self.store, sku.sku).await?;
         }
-        let mut armoried = self.armoried_skus.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for sku in skus {
-            if !armoried.contains(&sku.sku) {
-                armoried.push(sku.sku);
-            }
+        for sku in &skus {
+            self.track_sku(sku.sku);
         }
-        tracing::info!(skus = armoried.len(), "armoried");
+        tracing::info!(skus = skus.len(), "armoried");
         Ok(activity.strategy_id)
     }
 
-    /// The skus whose counters this process warmed (for the batch sync).
+    /// Puts `sku` in the batch sync of this process. Armory does it, and so does every
+    /// stock take: a process started after the armory (a restart, a new replica) still
+    /// syncs the counters it moves.
+    fn track_sku(&self, sku: i64) {
+        let mut tracked = self.armoried_skus.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !tracked.contains(&sku) {
+            tracked.push(sku);
+        }
+    }
+
+    /// The skus whose counters this process warmed or moved (for the batch sync).
     pub fn armoried_skus(&self) -> Vec<i64> {
         self.armoried_skus.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
@@ -145,6 +152,7 @@ impl ActivityUseCases {
         }
         let now = self.clock.now();
         activity.check_open(now)?;
+        self.track_sku(sku);
         let left = match self.stock.take(&self.store, sku, user_id.as_str(), out_business_no.as_str()).await? {
             Take::Taken { left } => Some(left),
             // A retry of a recharge whose earlier attempt took the unit: it is ours.
