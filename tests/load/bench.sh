@@ -168,18 +168,25 @@ load() { # json-name mode [bm-bench options...]
     --json "$OUT/$name.json" "$@"
 }
 declare -A PORT_OF_MODE=([draw]=${PORT[raffle]} [strategy-draw]=${PORT[strategy]} [partake]=${PORT[activity]} [record-award]=${PORT[award]})
-# End-to-end award latency (issue #6): RecordAward at half the measured record-award peak,
-# then, from the award database, committed record (created_at) → record completed by the
+# End-to-end award latency (issue #6): once the records of earlier runs are all delivered,
+# RecordAward at a quarter of the measured record-award peak (below what the send_award
+# consumer delivers, so the figure is latency, not backlog), then, from the award database, committed record (created_at) → record completed by the
 # send_award consumer (updated_at); both stamps are Postgres' now(), so one clock. Baseline:
 # the same run's RecordAward call latency (what a caller waits for) — the ratio says how many
 # call-times the asynchronous delivery adds.
 AWARD_LATENCY=""
 award_latency() {
   [ -f "$OUT/record-award.json" ] || fail "award-latency needs the record-award run first"
-  local rate
-  rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.5))' "$OUT/record-award.json")
-  [ "$rate" -gt 0 ] || fail "no record-award throughput to take 50 % of"
-  load award-latency record-award --rate "$rate" --label "record-award at 50% of peak ($rate/s)"
+  local rate backlog
+  for _ in $(seq 1 240); do  # the earlier runs' records delivered first, at most 120 s
+    backlog=$(psql_bm -d "${DB[award]}" -At -c "SELECT count(*) FROM user_award_record WHERE award_state = 'create'")
+    [ "$backlog" = 0 ] && break
+    sleep 0.5
+  done
+  [ "$backlog" = 0 ] || say "award-latency: $backlog records of earlier runs still undelivered; the figure includes that backlog"
+  rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.25))' "$OUT/record-award.json")
+  [ "$rate" -gt 0 ] || fail "no record-award throughput to take 25 % of"
+  load award-latency record-award --rate "$rate" --label "record-award at 25% of peak ($rate/s)"
   REPORTS+=("$OUT/award-latency.json")
   local pending=1
   for _ in $(seq 1 120); do  # every record of the run delivered (or parked), at most 60 s

@@ -5,7 +5,7 @@
 use std::{future::Future, time::Duration};
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, stream::FuturesUnordered};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio_util::sync::CancellationToken;
 
@@ -146,9 +146,16 @@ pub enum Decision {
     Nak(Duration),
 }
 
+/// How many messages one consumer handles at once. Handlers are idempotent and order-free
+/// (ARCHITECTURE.md §5), so a consumer need not wait for one database round trip before
+/// starting the next: one at a time capped award delivery at roughly one transaction
+/// latency per message (docs/BENCHMARKS.md, award delivery latency).
+pub const CONSUMER_CONCURRENCY: usize = 16;
+
 /// Runs `handle(subject, payload, deliveries)` for every message of `spec` until
 /// `shutdown` (or a consumer error, which is returned so the caller can restart) and
-/// acknowledges as it decides. The server sets no delivery limit: only the handler ends a
+/// acknowledges as it decides; up to [`CONSUMER_CONCURRENCY`] messages at once, and on
+/// shutdown the ones in hand are finished first. The server sets no delivery limit: only the handler ends a
 /// message (Ack or Term), so nothing is dropped without the handler knowing.
 pub async fn consume_raw<H, HF>(
     jetstream: &jetstream::Context,
@@ -175,29 +182,40 @@ where
         .await
         .map_err(|e| e.to_string())?;
     let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
+    let handle = &handle;
+    let mut in_flight = FuturesUnordered::new();
     loop {
         let message = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            next = messages.next() => match next {
+            () = shutdown.cancelled() => break,
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => continue,
+            next = messages.next(), if in_flight.len() < CONSUMER_CONCURRENCY => match next {
                 Some(Ok(message)) => message,
                 Some(Err(error)) => {
                     tracing::warn!(durable = %spec.durable, %error, "consumer error");
                     continue;
                 }
-                None => return Err(format!("consumer {} ended", spec.durable)),
+                None => {
+                    while in_flight.next().await.is_some() {}
+                    return Err(format!("consumer {} ended", spec.durable));
+                }
             },
         };
-        let deliveries = message.info().map_or(1, |info| info.delivered);
-        let payload = String::from_utf8_lossy(&message.payload).into_owned();
-        let acked = match handle(message.subject.to_string(), payload, deliveries).await {
-            Decision::Ack => message.ack().await,
-            Decision::Term => message.ack_with(AckKind::Term).await,
-            Decision::Nak(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
-        };
-        if let Err(error) = acked {
-            tracing::warn!(durable = %spec.durable, %error, "ack failed; the message will be redelivered");
-        }
+        in_flight.push(async move {
+            let deliveries = message.info().map_or(1, |info| info.delivered);
+            let payload = String::from_utf8_lossy(&message.payload).into_owned();
+            let acked = match handle(message.subject.to_string(), payload, deliveries).await {
+                Decision::Ack => message.ack().await,
+                Decision::Term => message.ack_with(AckKind::Term).await,
+                Decision::Nak(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
+            };
+            if let Err(error) = acked {
+                tracing::warn!(durable = %spec.durable, %error, "ack failed; the message will be redelivered");
+            }
+        });
     }
+    // Shutting down: let the messages being handled finish and be acknowledged.
+    while in_flight.next().await.is_some() {}
+    Ok(())
 }
 
 /// The redelivery delay after `deliveries` failed deliveries: `backoff` doubled per
