@@ -4,6 +4,7 @@
 
 pub mod domain;
 pub mod events;
+pub mod fairness;
 pub mod grpc;
 pub mod storage;
 pub mod usecase;
@@ -37,11 +38,40 @@ pub struct StrategyOptions {
     /// Before rebuilding a lost stock counter from the draw records, how long to let draws
     /// in flight record their units (longer than `database.acquire_timeout_ms`).
     pub stock_rebuild_settle_ms: u64,
+    /// The key that seals the seeds of verifiable draws in the database: 64 hex digits.
+    /// The default is a public development key (a warning is logged): set your own from a
+    /// secret in production (`BM_SERVICE__SEED_KEY`; docs/fairness.md).
+    pub seed_key: SeedKey,
+}
+
+/// The seed-sealing key; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SeedKey(pub String);
+
+/// The development seed key (public: anyone can open seeds sealed with it).
+pub const DEV_SEED_KEY: &str = "6465762d6f6e6c792d6269672d6d61726b65742d736565642d6b65792d303031";
+
+impl std::fmt::Debug for SeedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0 == DEV_SEED_KEY { "SeedKey(<development key>)" } else { "SeedKey(<secret>)" })
+    }
+}
+
+impl SeedKey {
+    /// The 32 key bytes, when the text is 64 hex digits.
+    pub fn bytes(&self) -> Option<[u8; 32]> {
+        fairness::from_hex(self.0.trim())?.try_into().ok()
+    }
 }
 
 impl Default for StrategyOptions {
     fn default() -> Self {
-        Self { stock_sync_interval_ms: 2_000, stock_rebuild_settle_ms: 5_000 }
+        Self {
+            stock_sync_interval_ms: 2_000,
+            stock_rebuild_settle_ms: 5_000,
+            seed_key: SeedKey(DEV_SEED_KEY.to_owned()),
+        }
     }
 }
 
@@ -52,6 +82,9 @@ impl ServiceDefaults for StrategyOptions {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.stock_sync_interval_ms == 0 {
             return Err(ConfigError::invalid("service.stock_sync_interval_ms", "must be greater than 0"));
+        }
+        if self.seed_key.bytes().is_none() {
+            return Err(ConfigError::invalid("service.seed_key", "must be 64 hex digits (32 bytes)"));
         }
         Ok(())
     }
@@ -72,6 +105,12 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         settings.nats.subject("strategy", "award_stock_zero"),
         Arc::new(bm_kernel::SystemClock),
     );
+    let key = settings.service.seed_key.bytes().ok_or_else(|| {
+        StartupError::from(ConfigError::invalid("service.seed_key", "must be 64 hex digits (32 bytes)"))
+    })?;
+    if settings.service.seed_key.0 == DEV_SEED_KEY {
+        tracing::warn!("service.seed_key is the public development key: set BM_SERVICE__SEED_KEY in production");
+    }
     let use_cases = StrategyUseCases::new(
         StrategyStore::new(backends.pool.clone()),
         RedisStrategyCache::new(
@@ -81,6 +120,7 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         ),
         Arc::new(bm_kernel::ThreadRandom),
         events,
+        storage::SeedVault::new(&key),
     );
     let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
         .await?

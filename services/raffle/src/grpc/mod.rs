@@ -1,14 +1,14 @@
 //! gRPC edge of `bigmarket.raffle.v1.RaffleService`: validation, protection, and the
 //! composition of the three services (ARCHITECTURE.md §4).
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use bm_api::{
     activity as activity_pb, award as award_pb,
     raffle::{self as pb, raffle_service_server::RaffleService},
     strategy as strategy_pb,
 };
-use bm_kernel::{BusinessNo, UserId, positive_id};
+use bm_kernel::{BusinessNo, Clock, OrderId, SystemClock, UserId, positive_id};
 use bm_status::{ErrorCode, invalid_argument, to_status};
 use tonic::{Request, Response, Status};
 
@@ -38,22 +38,34 @@ const AWARD: &str = "award";
 pub struct RaffleHandler {
     downstream: Downstream,
     protection: Protection,
+    clock: Arc<dyn Clock>,
 }
 
 impl RaffleHandler {
     /// A handler over the downstream clients.
     pub fn new(downstream: Downstream, protection: Protection) -> Self {
-        Self { downstream, protection }
+        Self { downstream, protection, clock: Arc::new(SystemClock) }
     }
 
-    /// The activity's strategy and the user's partake counts (lifetime, today).
-    async fn strategy_and_counts(&self, user_id: &UserId, activity_id: i64) -> Result<(i64, i64, i64), Status> {
-        let activity = idempotent(ACTIVITY, || {
+    /// The same handler reading time from `clock` (whether an activity has ended).
+    #[must_use]
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The activity, or NOT_FOUND.
+    async fn activity(&self, activity_id: i64) -> Result<activity_pb::Activity, Status> {
+        idempotent(ACTIVITY, || {
             call!(self.downstream.activity, get_activity, activity_pb::GetActivityRequest { activity_id })
         })
         .await?
         .activity
-        .ok_or_else(|| to_status(ErrorCode::NotFound, format!("activity {activity_id} does not exist")))?;
+        .ok_or_else(|| to_status(ErrorCode::NotFound, format!("activity {activity_id} does not exist")))
+    }
+
+    /// The activity's strategy and the user's partake counts (lifetime, today).
+    async fn strategy_and_counts(&self, user_id: &UserId, activity_id: i64) -> Result<(i64, i64, i64), Status> {
+        let activity = self.activity(activity_id).await?;
         let account = idempotent(ACTIVITY, || {
             call!(
                 self.downstream.activity,
@@ -348,6 +360,94 @@ impl RaffleService for RaffleHandler {
         Ok(Response::new(pb::QueryUserCreditResponse {
             total_amount: credit.total_amount,
             available_amount: credit.available_amount,
+        }))
+    }
+
+    async fn get_fairness(
+        &self,
+        request: Request<pb::GetFairnessRequest>,
+    ) -> Result<Response<pb::GetFairnessResponse>, Status> {
+        let activity_id = activity_id(request.into_inner().activity_id)?;
+        let activity = self.activity(activity_id).await?;
+        let strategy_id = activity.strategy_id;
+        let ended = activity.end_time.is_some_and(|end| end.seconds <= self.clock.now().timestamp());
+        if ended {
+            // No draw can happen any more: retire the last epoch so its seed is revealed.
+            let rotated = idempotent(STRATEGY, || {
+                call!(
+                    self.downstream.strategy,
+                    rotate_seed,
+                    strategy_pb::RotateSeedRequest { strategy_id, close: true }
+                )
+            })
+            .await?;
+            if rotated.revealed_epoch > 0 {
+                tracing::info!(
+                    activity_id,
+                    strategy_id,
+                    epoch = rotated.revealed_epoch,
+                    "activity ended: seed revealed"
+                );
+            }
+        }
+        let fairness = idempotent(STRATEGY, || {
+            call!(self.downstream.strategy, get_fairness, strategy_pb::GetFairnessRequest { strategy_id })
+        })
+        .await?;
+        Ok(Response::new(pb::GetFairnessResponse {
+            activity_id,
+            strategy_id,
+            epochs: fairness
+                .epochs
+                .into_iter()
+                .map(|e| pb::FairnessEpoch {
+                    epoch: e.epoch,
+                    commitment: e.commitment,
+                    seed: e.seed,
+                    state: e.state,
+                    sheet: e.sheet,
+                    sheet_sha256: e.sheet_sha256,
+                    created_at: e.created_at,
+                    retired_at: e.retired_at,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_draw_receipt(
+        &self,
+        request: Request<pb::GetDrawReceiptRequest>,
+    ) -> Result<Response<pb::GetDrawReceiptResponse>, Status> {
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let activity_id = activity_id(request.activity_id)?;
+        let order_id = OrderId::parse(request.order_id).map_err(|e| invalid_argument("order_id", e))?;
+        let strategy_id = self.activity(activity_id).await?.strategy_id;
+        let r = idempotent(STRATEGY, || {
+            call!(
+                self.downstream.strategy,
+                get_draw_receipt,
+                strategy_pb::GetDrawReceiptRequest {
+                    strategy_id,
+                    order_id: order_id.to_string(),
+                    user_id: user_id.to_string()
+                }
+            )
+        })
+        .await?;
+        Ok(Response::new(pb::GetDrawReceiptResponse {
+            strategy_id: r.strategy_id,
+            order_id: r.order_id,
+            user_id: r.user_id,
+            epoch: r.epoch,
+            user_total_partake_count: r.user_total_partake_count,
+            user_day_partake_count: r.user_day_partake_count,
+            chain_model: r.chain_model,
+            chain_award_id: r.chain_award_id,
+            stock_outcome: r.stock_outcome,
+            award_id: r.award_id,
+            award_config: r.award_config,
+            rule_model: r.rule_model,
         }))
     }
 }

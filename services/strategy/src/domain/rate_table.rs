@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 pub const SLOT_TABLE_LIMIT: u64 = 1 << 16;
 
 /// How a table picks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "algorithm", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     /// `slots[i]` is the index of the award owning unit `i`.
     Slots {
@@ -31,8 +30,11 @@ pub enum Lookup {
     },
 }
 
-/// A precomputed table for one pool of awards.
+/// A precomputed table for one pool of awards. Its serialized form is only the awards and
+/// their weights (what the table *is*); the lookup is rebuilt on load, so the copy in Redis
+/// and the sheet published for verifiable draws stay small.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "TableWire", into = "TableWire")]
 pub struct RateTable {
     /// The awards of the pool, in configured order.
     pub award_ids: Vec<i32>,
@@ -44,7 +46,59 @@ pub struct RateTable {
     pub lookup: Lookup,
 }
 
+/// The serialized form of a [`RateTable`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TableWire {
+    award_ids: Vec<i32>,
+    weights: Vec<u64>,
+}
+
+impl From<RateTable> for TableWire {
+    fn from(table: RateTable) -> Self {
+        Self { award_ids: table.award_ids, weights: table.weights }
+    }
+}
+
+impl TryFrom<TableWire> for RateTable {
+    type Error = String;
+
+    fn try_from(wire: TableWire) -> Result<Self, Self::Error> {
+        Self::from_weights(wire.award_ids, wire.weights)
+            .ok_or_else(|| "a rate table needs one positive weight per award".to_owned())
+    }
+}
+
 impl RateTable {
+    /// The table of awards with integer weights (same order): `None` when the lengths
+    /// differ, a weight is zero, there is no award or the total overflows.
+    pub fn from_weights(award_ids: Vec<i32>, weights: Vec<u64>) -> Option<Self> {
+        if award_ids.is_empty() || award_ids.len() != weights.len() || award_ids.len() > usize::from(u16::MAX) {
+            return None;
+        }
+        if weights.contains(&0) {
+            return None;
+        }
+        let total = weights.iter().try_fold(0_u64, |sum, w| sum.checked_add(*w))?;
+        let lookup = if total <= SLOT_TABLE_LIMIT {
+            let mut slots = Vec::with_capacity(usize::try_from(total).ok()?);
+            for (index, weight) in weights.iter().enumerate() {
+                let index = u16::try_from(index).ok()?;
+                slots.extend(std::iter::repeat_n(index, usize::try_from(*weight).ok()?));
+            }
+            Lookup::Slots { slots }
+        } else {
+            let ends = weights
+                .iter()
+                .scan(0_u64, |sum, w| {
+                    *sum += w;
+                    Some(*sum)
+                })
+                .collect();
+            Lookup::Cumulative { ends }
+        };
+        Some(Self { award_ids, weights, total, lookup })
+    }
+
     /// Builds the table of `(award_id, rate)`; awards with a zero rate never win. `None`
     /// when no award has a positive rate (or a rate is negative).
     pub fn build(awards: &[(i32, Decimal)]) -> Option<Self> {
@@ -66,25 +120,7 @@ impl RateTable {
         for weight in &mut weights {
             *weight /= divisor;
         }
-        let total: u64 = weights.iter().sum();
-        let lookup = if total <= SLOT_TABLE_LIMIT {
-            let mut slots = Vec::with_capacity(usize::try_from(total).ok()?);
-            for (index, weight) in weights.iter().enumerate() {
-                let index = u16::try_from(index).ok()?;
-                slots.extend(std::iter::repeat_n(index, usize::try_from(*weight).ok()?));
-            }
-            Lookup::Slots { slots }
-        } else {
-            let ends = weights
-                .iter()
-                .scan(0_u64, |sum, w| {
-                    *sum += w;
-                    Some(*sum)
-                })
-                .collect();
-            Lookup::Cumulative { ends }
-        };
-        Some(Self { award_ids: awards.iter().map(|(id, _)| *id).collect(), weights, total, lookup })
+        Self::from_weights(awards.iter().map(|(id, _)| *id).collect(), weights)
     }
 
     /// The award owning unit `unit` (`0 <= unit < total`).

@@ -183,6 +183,30 @@ impl Strategy {
             .unwrap_or(&[])
     }
 
+    /// The strategy as published for verifiable draws: everything but the blacklisted users.
+    #[must_use]
+    pub fn published(&self) -> Self {
+        let mut published = self.clone();
+        for rule in &mut published.chain {
+            if let ChainRule::Blacklist(list) = rule {
+                list.users.clear();
+            }
+        }
+        published
+    }
+
+    /// What the chain gives a blacklisted user, when the strategy has a blacklist.
+    pub fn blacklist_outcome(&self) -> Option<ChainOutcome> {
+        self.chain.iter().find_map(|rule| match rule {
+            ChainRule::Blacklist(list) => Some(ChainOutcome {
+                award_id: list.award_id,
+                award_config: BLACKLIST_AWARD_CONFIG.to_owned(),
+                model: LogicModel::Blacklist,
+            }),
+            ChainRule::Weight(_) => None,
+        })
+    }
+
     /// Runs the chain for a user with `total_partake_count` lifetime partakes (including
     /// this one).
     pub fn run_chain(&self, user_id: &str, total_partake_count: i64, random: &dyn RandomSource) -> ChainOutcome {

@@ -4,6 +4,8 @@ use bm_api::strategy as pb;
 
 use crate::{
     domain::Strategy,
+    fairness::Receipt,
+    storage::EpochView,
     usecase::{AwardView, Drawn, RuleWeightView},
 };
 
@@ -52,5 +54,39 @@ pub(super) fn rule_weight(tier: RuleWeightView, total_partake_count: i64) -> pb:
             .into_iter()
             .map(|(award_id, award_title)| pb::RuleWeightAward { award_id, award_title })
             .collect(),
+    }
+}
+
+impl From<EpochView> for pb::SeedEpoch {
+    fn from(view: EpochView) -> Self {
+        Self {
+            epoch: view.epoch,
+            commitment: view.commitment,
+            state: if view.retired_at.is_some() { "revealed" } else { "active" }.to_owned(),
+            seed: view.seed.unwrap_or_default(),
+            sheet: view.sheet,
+            sheet_sha256: view.sheet_sha256,
+            created_at: view.created_at,
+            retired_at: view.retired_at.unwrap_or(0),
+        }
+    }
+}
+
+impl From<Receipt> for pb::DrawReceipt {
+    fn from(receipt: Receipt) -> Self {
+        Self {
+            strategy_id: receipt.strategy_id,
+            order_id: receipt.order_id,
+            user_id: receipt.user_id,
+            epoch: receipt.epoch,
+            user_total_partake_count: receipt.total_partake_count,
+            user_day_partake_count: receipt.day_partake_count,
+            chain_model: receipt.chain_model,
+            chain_award_id: receipt.chain_award_id,
+            stock_outcome: receipt.stock_outcome.as_str().to_owned(),
+            award_id: receipt.award_id,
+            award_config: receipt.award_config,
+            rule_model: receipt.rule_model,
+        }
     }
 }

@@ -41,7 +41,7 @@ impl StrategyService for StrategyHandler {
         request: Request<pb::ArmoryStrategyRequest>,
     ) -> Result<Response<pb::ArmoryStrategyResponse>, Status> {
         let strategy_id = strategy_id(request.into_inner().strategy_id)?;
-        self.use_cases.armory().armory(strategy_id).await?;
+        self.use_cases.armory_strategy(strategy_id).await?;
         Ok(Response::new(pb::ArmoryStrategyResponse { ok: true }))
     }
 
@@ -73,6 +73,44 @@ impl StrategyService for StrategyHandler {
         Ok(Response::new(pb::QueryRuleWeightResponse {
             weights: tiers.into_iter().map(|tier| convert::rule_weight(tier, total)).collect(),
         }))
+    }
+
+    async fn get_fairness(
+        &self,
+        request: Request<pb::GetFairnessRequest>,
+    ) -> Result<Response<pb::GetFairnessResponse>, Status> {
+        let strategy_id = strategy_id(request.into_inner().strategy_id)?;
+        let epochs = self.use_cases.epochs(strategy_id).await?;
+        Ok(Response::new(pb::GetFairnessResponse { strategy_id, epochs: epochs.into_iter().map(Into::into).collect() }))
+    }
+
+    async fn rotate_seed(
+        &self,
+        request: Request<pb::RotateSeedRequest>,
+    ) -> Result<Response<pb::RotateSeedResponse>, Status> {
+        let request = request.into_inner();
+        let strategy_id = strategy_id(request.strategy_id)?;
+        let revealed = self.use_cases.rotate_seed(strategy_id, request.close).await?;
+        Ok(Response::new(pb::RotateSeedResponse { revealed_epoch: revealed.unwrap_or(0) }))
+    }
+
+    async fn get_draw_receipt(
+        &self,
+        request: Request<pb::GetDrawReceiptRequest>,
+    ) -> Result<Response<pb::DrawReceipt>, Status> {
+        let request = request.into_inner();
+        let strategy_id = strategy_id(request.strategy_id)?;
+        let order_id = bm_kernel::OrderId::parse(request.order_id).map_err(|e| invalid_argument("order_id", e))?;
+        let user_id = if request.user_id.is_empty() {
+            None
+        } else {
+            Some(bm_kernel::UserId::parse(request.user_id).map_err(|e| invalid_argument("user_id", e))?)
+        };
+        let receipt = self
+            .use_cases
+            .receipt(strategy_id, order_id.as_str(), user_id.as_ref().map(bm_kernel::UserId::as_str))
+            .await?;
+        Ok(Response::new(receipt.into()))
     }
 }
 

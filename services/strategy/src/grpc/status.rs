@@ -8,7 +8,9 @@ use crate::{domain::RuleError, usecase::StrategyError};
 impl From<StrategyError> for Status {
     fn from(error: StrategyError) -> Self {
         let code = match &error {
-            StrategyError::StrategyNotFound(_) => ErrorCode::NotFound,
+            StrategyError::StrategyNotFound(_) | StrategyError::DrawNotFound(..) | StrategyError::NoReceipt(_) => {
+                ErrorCode::NotFound
+            }
             StrategyError::NotArmoried(_) => ErrorCode::UnAssembledStrategyArmory,
             StrategyError::Rule(RuleError::RuleWeightMissing(_)) => ErrorCode::StrategyRuleWeightIsNull,
             StrategyError::Rule(RuleError::Malformed { .. } | RuleError::EmptyTable { .. }) => {

@@ -1,8 +1,10 @@
-//! Postgres (the truth: configuration and one draw record per order) and Redis (the shared
-//! armory copy and the stock counters).
+//! Postgres (the truth: configuration, one draw record per order, seed epochs) and Redis
+//! (the shared armory copy and the stock counters).
 
 mod postgres;
 mod redis;
+mod seeds;
 
-pub use postgres::{DrawRecord, StrategyStore};
+pub use postgres::{DrawInputs, DrawRecord, Recorded, StrategyStore};
 pub use redis::{RedisStock, RedisStrategyCache};
+pub use seeds::{ActiveEpoch, EpochView, SeedVault};

@@ -6,7 +6,8 @@ use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use crate::{
-    domain::{AwardEntry, LogicModel, RuleTree, Strategy},
+    domain::{AwardEntry, ChainOutcome, LogicModel, RuleTree, Strategy},
+    fairness::{Receipt, StockOutcome},
     usecase::{Drawn, StrategyError},
 };
 
@@ -27,11 +28,38 @@ pub struct DrawRecord {
     pub rule_model: String,
     /// The award whose stock unit the draw consumed.
     pub stock_award_id: Option<i32>,
+    /// The seed epoch the draw used (`None` on draws recorded before verifiable draws).
+    pub epoch: Option<i32>,
+    /// Input: lifetime partakes including this one.
+    pub total_partake_count: Option<i64>,
+    /// Input: partakes today including this one.
+    pub day_partake_count: Option<i64>,
+    /// The chain's rule.
+    pub chain_model: Option<String>,
+    /// The chain's award.
+    pub chain_award_id: Option<i32>,
+    /// What the stock node did (`none`, `taken`, `empty`, `held`).
+    pub stock_outcome: Option<String>,
+}
+
+/// The recorded inputs of a verifiable draw.
+#[derive(Debug, Clone)]
+pub struct DrawInputs {
+    /// The seed epoch.
+    pub epoch: i32,
+    /// Lifetime partakes including this one.
+    pub total_partake_count: i64,
+    /// Partakes today including this one.
+    pub day_partake_count: i64,
+    /// The chain's decision.
+    pub chain: ChainOutcome,
+    /// What the stock node did.
+    pub stock_outcome: StockOutcome,
 }
 
 impl DrawRecord {
-    /// The record of `drawn` for an order.
-    pub fn new(strategy_id: i64, order_id: &str, user_id: &str, drawn: &Drawn) -> Self {
+    /// The record of `drawn` for an order, with the inputs that decided it.
+    pub fn new(strategy_id: i64, order_id: &str, user_id: &str, drawn: &Drawn, inputs: &DrawInputs) -> Self {
         Self {
             strategy_id,
             order_id: order_id.to_owned(),
@@ -40,9 +68,45 @@ impl DrawRecord {
             award_config: drawn.award_config.clone(),
             rule_model: drawn.model.as_str().to_owned(),
             stock_award_id: drawn.stock_award_id,
+            epoch: Some(inputs.epoch),
+            total_partake_count: Some(inputs.total_partake_count),
+            day_partake_count: Some(inputs.day_partake_count),
+            chain_model: Some(inputs.chain.model.as_str().to_owned()),
+            chain_award_id: Some(inputs.chain.award_id),
+            stock_outcome: Some(inputs.stock_outcome.as_str().to_owned()),
         }
     }
+
+    /// The receipt of this draw; `None` for a draw recorded before verifiable draws.
+    pub fn receipt(&self) -> Option<Receipt> {
+        Some(Receipt {
+            strategy_id: self.strategy_id,
+            order_id: self.order_id.clone(),
+            user_id: self.user_id.clone(),
+            epoch: self.epoch?,
+            total_partake_count: self.total_partake_count?,
+            day_partake_count: self.day_partake_count?,
+            chain_model: self.chain_model.clone()?,
+            chain_award_id: self.chain_award_id?,
+            stock_outcome: StockOutcome::parse(self.stock_outcome.as_deref()?)?,
+            award_id: self.award_id,
+            award_config: self.award_config.clone(),
+            rule_model: self.rule_model.clone(),
+        })
+    }
 }
+
+/// What recording a draw did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// The stored record of the order: this one, or an earlier attempt's.
+    Stored(Box<DrawRecord>),
+    /// Not recorded: its seed epoch was retired meanwhile (draw again under the new one).
+    EpochRetired,
+}
+
+const RECORD_COLUMNS: &str = "strategy_id, order_id, user_id, award_id, award_config, rule_model, stock_award_id, \
+     epoch, total_partake_count, day_partake_count, chain_model, chain_award_id, stock_outcome";
 
 impl From<DrawRecord> for Drawn {
     fn from(record: DrawRecord) -> Self {
@@ -189,22 +253,25 @@ impl StrategyStore {
 
     /// The recorded draw of an order.
     pub async fn find_result(&self, strategy_id: i64, order_id: &str) -> Result<Option<DrawRecord>, StrategyError> {
-        Ok(sqlx::query_as(
-            "SELECT strategy_id, order_id, user_id, award_id, award_config, rule_model, stock_award_id \
-             FROM strategy_draw_result WHERE strategy_id = $1 AND order_id = $2",
-        )
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {RECORD_COLUMNS} FROM strategy_draw_result WHERE strategy_id = $1 AND order_id = $2"
+        )))
         .bind(strategy_id)
         .bind(order_id)
         .fetch_optional(&self.pool)
         .await?)
     }
 
-    /// Records a draw once; returns the stored record (an earlier one wins).
-    pub async fn insert_result(&self, record: &DrawRecord) -> Result<DrawRecord, StrategyError> {
-        let inserted = sqlx::query(
-            "INSERT INTO strategy_draw_result (strategy_id, order_id, user_id, award_id, award_config, rule_model, stock_award_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (strategy_id, order_id) DO NOTHING",
-        )
+    /// Records a draw once (an earlier record of the order wins), and only while its seed
+    /// epoch is active: a draw never lands in an epoch whose seed is revealed.
+    pub async fn insert_result(&self, record: &DrawRecord) -> Result<Recorded, StrategyError> {
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO strategy_draw_result ({RECORD_COLUMNS}) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+             WHERE $8::INTEGER IS NULL OR EXISTS \
+                 (SELECT 1 FROM strategy_seed s WHERE s.strategy_id = $1 AND s.epoch = $8 AND s.retired_at IS NULL) \
+             ON CONFLICT (strategy_id, order_id) DO NOTHING"
+        )))
         .bind(record.strategy_id)
         .bind(&record.order_id)
         .bind(&record.user_id)
@@ -212,14 +279,21 @@ impl StrategyStore {
         .bind(&record.award_config)
         .bind(&record.rule_model)
         .bind(record.stock_award_id)
+        .bind(record.epoch)
+        .bind(record.total_partake_count)
+        .bind(record.day_partake_count)
+        .bind(&record.chain_model)
+        .bind(record.chain_award_id)
+        .bind(&record.stock_outcome)
         .execute(&self.pool)
         .await?
         .rows_affected();
         if inserted == 1 {
-            return Ok(record.clone());
+            return Ok(Recorded::Stored(Box::new(record.clone())));
         }
-        self.find_result(record.strategy_id, &record.order_id).await?.ok_or_else(|| {
-            StrategyError::Corrupt(format!("draw of order {} vanished after a conflict", record.order_id))
+        Ok(match self.find_result(record.strategy_id, &record.order_id).await? {
+            Some(stored) => Recorded::Stored(Box::new(stored)),
+            None => Recorded::EpochRetired,
         })
     }
 

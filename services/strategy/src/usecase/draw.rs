@@ -9,10 +9,11 @@
 
 use bm_kernel::{OrderId, UserId};
 
-use super::{AwardStock, StrategyError, StrategyUseCases, Take};
+use super::{AwardStock, RecordingStock, StrategyError, StrategyUseCases, Take};
 use crate::{
     domain::{ChainOutcome, LogicModel, NodeKind, Strategy, TreeOutcome},
-    storage::DrawRecord,
+    fairness::{DRAW_PURPOSE, DerivedRandom},
+    storage::{DrawInputs, DrawRecord, Recorded},
 };
 
 /// A validated draw request.
@@ -121,8 +122,20 @@ pub async fn decide(
     Ok(decided)
 }
 
+/// How many times a draw is redone when its seed epoch is retired under it.
+const EPOCH_ATTEMPTS: usize = 3;
+
 impl StrategyUseCases {
-    /// Draws for `command`; with an order id, exactly once per order.
+    /// Armories the strategy and makes sure it has an active seed epoch committed to its
+    /// current sheet (issue #16).
+    pub async fn armory_strategy(&self, strategy_id: i64) -> Result<std::sync::Arc<Strategy>, StrategyError> {
+        let strategy = self.armory.armory(strategy_id).await?;
+        self.epoch_after_armory(&strategy).await?;
+        Ok(strategy)
+    }
+
+    /// Draws for `command`; with an order id, exactly once per order, its randomness
+    /// derived from the strategy's seed epoch and its inputs recorded (a verifiable draw).
     #[tracing::instrument(name = "strategy.draw", skip_all, fields(
         user_id = %command.user_id,
         strategy_id = command.strategy_id,
@@ -130,33 +143,68 @@ impl StrategyUseCases {
     ))]
     pub async fn draw(&self, command: DrawCommand) -> Result<(Drawn, std::sync::Arc<Strategy>), StrategyError> {
         let strategy = self.armory.get(command.strategy_id).await?;
-        if let Some(order_id) = &command.order_id
-            && let Some(record) = self.store.find_result(command.strategy_id, order_id.as_str()).await?
-        {
+        let stock = self.cache.stock_for(&self.store, &self.events);
+        let Some(order_id) = &command.order_id else {
+            // A debug draw: not recorded, never takes stock, not verifiable.
+            let chain = strategy.run_chain(command.user_id.as_str(), command.total_partake_count, self.random.as_ref());
+            return Ok((decide(&strategy, &command, chain, &stock).await?, strategy));
+        };
+        if let Some(record) = self.store.find_result(command.strategy_id, order_id.as_str()).await? {
             return Ok((record.into(), strategy));
         }
-        let chain = strategy.run_chain(command.user_id.as_str(), command.total_partake_count, self.random.as_ref());
-        let stock = self.cache.stock_for(&self.store, &self.events);
-        let drawn = decide(&strategy, &command, chain, &stock).await?;
-        let Some(order_id) = &command.order_id else { return Ok((drawn, strategy)) };
-        let record = DrawRecord::new(command.strategy_id, order_id.as_str(), command.user_id.as_str(), &drawn);
-        let stored = self.store.insert_result(&record).await?;
-        if stored != record {
-            // A concurrent attempt of the same order recorded first: give back a unit this
-            // attempt took for an award the order does not hold.
-            if let Some(award_id) = drawn.stock_award_id.filter(|id| stored.stock_award_id != Some(*id)) {
-                self.cache.release(command.strategy_id, award_id, order_id.as_str()).await?;
+        for _ in 0..EPOCH_ATTEMPTS {
+            let epoch = self.active_epoch(&strategy).await?;
+            let random = DerivedRandom::new(
+                &epoch.seed,
+                command.strategy_id,
+                order_id.as_str(),
+                command.user_id.as_str(),
+                DRAW_PURPOSE,
+            );
+            let chain = strategy.run_chain(command.user_id.as_str(), command.total_partake_count, &random);
+            let recording = RecordingStock::new(&stock);
+            let drawn = decide(&strategy, &command, chain.clone(), &recording).await?;
+            let inputs = DrawInputs {
+                epoch: epoch.epoch,
+                total_partake_count: command.total_partake_count,
+                day_partake_count: command.day_partake_count,
+                chain,
+                stock_outcome: recording.outcome(),
+            };
+            let record =
+                DrawRecord::new(command.strategy_id, order_id.as_str(), command.user_id.as_str(), &drawn, &inputs);
+            let stored = match self.store.insert_result(&record).await? {
+                Recorded::Stored(stored) => *stored,
+                Recorded::EpochRetired => {
+                    // Rotated meanwhile: give back the unit, draw again under the new epoch.
+                    if let Some(award_id) = drawn.stock_award_id {
+                        self.cache.release(command.strategy_id, award_id, order_id.as_str()).await?;
+                    }
+                    self.forget_epoch(command.strategy_id);
+                    continue;
+                }
+            };
+            if stored != record {
+                // A concurrent attempt of the same order recorded first: give back a unit this
+                // attempt took for an award the order does not hold.
+                if let Some(award_id) = drawn.stock_award_id.filter(|id| stored.stock_award_id != Some(*id)) {
+                    self.cache.release(command.strategy_id, award_id, order_id.as_str()).await?;
+                }
             }
+            tracing::info!(award_id = stored.award_id, rule_model = %stored.rule_model, epoch = epoch.epoch, "drawn");
+            metrics::counter!(
+                "bm_draws_total",
+                "strategy_id" => command.strategy_id.to_string(),
+                "award_id" => stored.award_id.to_string(),
+                "rule_model" => stored.rule_model.clone()
+            )
+            .increment(1);
+            return Ok((stored.into(), strategy));
         }
-        tracing::info!(award_id = stored.award_id, rule_model = %stored.rule_model, "drawn");
-        metrics::counter!(
-            "bm_draws_total",
-            "strategy_id" => command.strategy_id.to_string(),
-            "award_id" => stored.award_id.to_string(),
-            "rule_model" => stored.rule_model.clone()
-        )
-        .increment(1);
-        Ok((stored.into(), strategy))
+        Err(StrategyError::Corrupt(format!(
+            "the seed epoch of strategy {} changed {EPOCH_ATTEMPTS} times during one draw",
+            command.strategy_id
+        )))
     }
 }
 

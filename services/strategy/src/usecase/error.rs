@@ -14,6 +14,12 @@ pub enum StrategyError {
     /// The strategy's configuration is unusable (ERR_BIZ_001 or ERR_CONFIG_001).
     #[error(transparent)]
     Rule(#[from] RuleError),
+    /// No draw is recorded for this order on this strategy (or not for this user).
+    #[error("no draw of order {0} on strategy {1}")]
+    DrawNotFound(String, i64),
+    /// The draw was recorded before verifiable draws: it has no receipt.
+    #[error("the draw of order {0} was recorded before verifiable draws and has no receipt")]
+    NoReceipt(String),
     /// Postgres failed.
     #[error("strategy database failed")]
     Database(#[from] sqlx::Error),

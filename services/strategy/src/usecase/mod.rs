@@ -4,22 +4,26 @@
 mod armory;
 mod draw;
 mod error;
+mod fairness;
 mod query;
 pub mod stock;
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
 
 pub use armory::Armory;
 pub use draw::{DrawCommand, Drawn, decide};
 pub use error::StrategyError;
 pub use query::{AwardView, RuleWeightView};
-pub use stock::{AwardStock, Take};
+pub use stock::{AwardStock, RecordingStock, Take};
 
 use bm_kernel::RandomSource;
 
 use crate::{
     events::StockEvents,
-    storage::{RedisStrategyCache, StrategyStore},
+    storage::{ActiveEpoch, RedisStrategyCache, SeedVault, StrategyStore},
 };
 
 /// The strategy service's use cases over their storage.
@@ -30,18 +34,22 @@ pub struct StrategyUseCases {
     pub(crate) armory: Armory,
     pub(crate) random: Arc<dyn RandomSource>,
     pub(crate) events: StockEvents,
+    pub(crate) vault: Arc<SeedVault>,
+    epochs: Arc<RwLock<HashMap<i64, ActiveEpoch>>>,
 }
 
 impl StrategyUseCases {
-    /// Wires the use cases.
+    /// Wires the use cases. `random` serves debug draws (no order id) only: recorded draws
+    /// derive their randomness from the strategy's seed epoch, sealed by `vault`.
     pub fn new(
         store: StrategyStore,
         cache: RedisStrategyCache,
         random: Arc<dyn RandomSource>,
         events: StockEvents,
+        vault: SeedVault,
     ) -> Self {
         let armory = Armory::new(store.clone(), cache.clone());
-        Self { store, cache, armory, random, events }
+        Self { store, cache, armory, random, events, vault: Arc::new(vault), epochs: Arc::default() }
     }
 
     /// The armory (also used by the stock sync worker).

@@ -70,3 +70,37 @@ impl AwardStock for MemoryStock {
         Ok(Take::Taken { left: *left })
     }
 }
+
+/// A stock that passes every take to `inner` and remembers what it answered, for the
+/// draw's receipt (issue #16: the stock outcome is a recorded input of a verifiable draw).
+#[derive(Debug)]
+pub struct RecordingStock<'a, S> {
+    inner: &'a S,
+    outcome: Mutex<crate::fairness::StockOutcome>,
+}
+
+impl<'a, S: AwardStock> RecordingStock<'a, S> {
+    /// Wraps `inner`; nothing asked yet.
+    pub fn new(inner: &'a S) -> Self {
+        Self { inner, outcome: Mutex::new(crate::fairness::StockOutcome::None) }
+    }
+
+    /// What the last take answered (`None` when the tree never reached a stock node).
+    pub fn outcome(&self) -> crate::fairness::StockOutcome {
+        *self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<S: AwardStock> AwardStock for RecordingStock<'_, S> {
+    async fn take(&self, strategy_id: i64, award_id: i32, order_id: &str) -> Result<Take, StrategyError> {
+        use crate::fairness::StockOutcome;
+        let take = self.inner.take(strategy_id, award_id, order_id).await?;
+        let outcome = match take {
+            Take::Taken { .. } => StockOutcome::Taken,
+            Take::AlreadyTaken { .. } => StockOutcome::Held,
+            Take::Empty => StockOutcome::Empty,
+        };
+        *self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = outcome;
+        Ok(take)
+    }
+}
