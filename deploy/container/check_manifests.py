@@ -11,6 +11,21 @@ import yaml
 SERVICES = {"raffle": 50050, "strategy": 50051, "activity": 50052, "award": 50053}
 
 
+METRICS_PORTS = {"raffle": 51050, "strategy": 51051, "activity": 51052, "award": 51053}
+
+
+def metrics_scrape(rule, selected):
+    """An ingress rule that opens only `selected`'s metrics port, only to the monitoring namespace."""
+    monitoring = {"kubernetes.io/metadata.name": "monitoring"}
+    sources = rule.get("from") or []
+    ports = [p.get("port") for p in rule.get("ports", [])]
+    return (
+        bool(sources)
+        and all(set(s) == {"namespaceSelector"} and s["namespaceSelector"].get("matchLabels") == monitoring for s in sources)
+        and ports == [METRICS_PORTS.get(selected)]
+    )
+
+
 def main(path):
     docs = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
     by_kind = {}
@@ -32,6 +47,12 @@ def main(path):
         for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
             if c.get(probe, {}).get("grpc", {}).get("port") != port:
                 err(f"{svc}: {probe} is not a native gRPC probe on {port}")
+        metrics = METRICS_PORTS[svc]
+        if {p["name"]: p["containerPort"] for p in c.get("ports", [])}.get("metrics") != metrics:
+            err(f"{svc}: no container port `metrics` on {metrics}")
+        ann = spec["template"]["metadata"].get("annotations", {})
+        if ann.get("prometheus.io/scrape") != "true" or ann.get("prometheus.io/port") != str(metrics):
+            err(f"{svc}: not annotated for Prometheus scraping on {metrics}")
         sc, psc = c.get("securityContext", {}), pod.get("securityContext", {})
         if not psc.get("runAsNonRoot") or not psc.get("runAsUser"):
             err(f"{svc}: not runAsNonRoot with a numeric user")
@@ -66,7 +87,8 @@ def main(path):
             err(f"{svc}: no Service")
         if svc != "raffle" and f"{svc}-migrate" not in by_kind.get("Job", {}):
             err(f"{svc}: no migration Job")
-    # Network: a default deny, and the only ingress rule open to other namespaces is raffle's.
+    # Network: a default deny, and the only ingress rules open to other namespaces are raffle's
+    # and, on each service's metrics port only, the `monitoring` namespace's (Prometheus).
     policies = by_kind.get("NetworkPolicy", {})
     deny = policies.get("default-deny")
     if not deny or deny["spec"]["podSelector"] or sorted(deny["spec"]["policyTypes"]) != ["Egress", "Ingress"]:
@@ -76,7 +98,7 @@ def main(path):
         for rule in pol["spec"].get("ingress", []):
             sources = rule.get("from")
             open_to_all = not sources or any("namespaceSelector" in s or "ipBlock" in s for s in sources)
-            if open_to_all and selected != "raffle":
+            if open_to_all and selected != "raffle" and not metrics_scrape(rule, selected):
                 err(f"NetworkPolicy {name}: ingress from outside the namespace to {selected or 'every pod'}")
     for svc in ("strategy", "activity", "award"):
         if f"{svc}-egress" not in policies:

@@ -18,7 +18,9 @@
 # BENCH_MODES (all: "strategy-draw strategy-debug partake record-award award-latency draw draw70"),
 # BENCH_BIN_DIR (target/release: where the four services and bm-bench are),
 # BENCH_SKIP_BUILD (unset: set to 1 to measure binaries built before, e.g. a copy),
-# BENCH_SERVICE_ENV (extra VAR=VALUE words for all four services, e.g. BM_METRICS__ENABLED=false).
+# BENCH_SERVICE_ENV (extra VAR=VALUE words for all four services, e.g. BM_METRICS__ENABLED=false),
+# BENCH_AWARD_LATENCY_RATE (award-latency at this many RecordAward/s instead of 25 % of the
+# record-award peak, e.g. to compare two builds at the same rate).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -176,7 +178,6 @@ declare -A PORT_OF_MODE=([draw]=${PORT[raffle]} [strategy-draw]=${PORT[strategy]
 # call-times the asynchronous delivery adds.
 AWARD_LATENCY=""
 award_latency() {
-  [ -f "$OUT/record-award.json" ] || fail "award-latency needs the record-award run first"
   local rate backlog
   for _ in $(seq 1 240); do  # the earlier runs' records delivered first, at most 120 s
     backlog=$(psql_bm -d "${DB[award]}" -At -c "SELECT count(*) FROM user_award_record WHERE award_state = 'create'")
@@ -184,9 +185,14 @@ award_latency() {
     sleep 0.5
   done
   [ "$backlog" = 0 ] || say "award-latency: $backlog records of earlier runs still undelivered; the figure includes that backlog"
-  rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.25))' "$OUT/record-award.json")
-  [ "$rate" -gt 0 ] || fail "no record-award throughput to take 25 % of"
-  load award-latency record-award --rate "$rate" --label "record-award at 25% of peak ($rate/s)"
+  if [ -n "${BENCH_AWARD_LATENCY_RATE:-}" ]; then
+    rate=$BENCH_AWARD_LATENCY_RATE
+  else
+    [ -f "$OUT/record-award.json" ] || fail "award-latency needs the record-award run first (or BENCH_AWARD_LATENCY_RATE)"
+    rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.25))' "$OUT/record-award.json")
+  fi
+  [ "$rate" -gt 0 ] || fail "no rate for award-latency"
+  load award-latency record-award --rate "$rate" --label "record-award at $rate/s (award-latency)"
   REPORTS+=("$OUT/award-latency.json")
   local pending=1
   for _ in $(seq 1 120); do  # every record of the run delivered (or parked), at most 60 s

@@ -22,10 +22,25 @@ pub async fn relay_outbox(use_cases: AwardUseCases, interval: Duration, shutdown
         if busy {
             continue;
         }
+        export_backlog(&use_cases).await;
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
+    }
+}
+
+/// Sets `bm_outbox_pending_tasks` and `bm_outbox_oldest_pending_seconds` (issue #11): what
+/// the relay still has to publish, and how long the oldest of it has waited.
+async fn export_backlog(use_cases: &AwardUseCases) {
+    match use_cases.store.outbox_backlog().await {
+        Ok((pending, oldest)) => {
+            #[expect(clippy::cast_precision_loss, reason = "a task count, far below 2^52")]
+            let pending = pending as f64;
+            metrics::gauge!("bm_outbox_pending_tasks").set(pending);
+            metrics::gauge!("bm_outbox_oldest_pending_seconds").set(oldest);
+        }
+        Err(error) => tracing::warn!(error = %bm_status::ErrorChain(&error), "cannot read the outbox backlog"),
     }
 }
 

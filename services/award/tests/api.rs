@@ -22,7 +22,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_award");
 
 struct App {
     infra: TestInfra,
-    _process: ServiceProcess,
+    process: ServiceProcess,
     client: AwardServiceClient<Channel>,
     pool: sqlx::PgPool,
     nats_url: String,
@@ -58,7 +58,7 @@ impl App {
         let nats_url = nats.map_or_else(bm_testkit::nats_url, NatsServer::url);
         let process = ServiceProcess::spawn(BINARY, &fast_env(&infra, Some(&nats_url))).await;
         let client = AwardServiceClient::new(process.channel().await);
-        Self { infra, _process: process, client, pool, nats_url }
+        Self { infra, process, client, pool, nats_url }
     }
 
     async fn record(&self, request: RecordAwardRequest) -> Result<RecordAwardResponse, tonic::Status> {
@@ -165,6 +165,15 @@ fn dec(text: &str) -> Decimal {
 
 fn has_three_significant_digits(amount: Decimal) -> bool {
     amount.round_sf(3).unwrap() == amount
+}
+
+/// The value of an unlabelled gauge in Prometheus text (`-1` when absent).
+fn gauge(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(-1.0)
 }
 
 async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
@@ -400,6 +409,10 @@ async fn nats_down_during_record_award_keeps_the_task_and_delivers_it_once_nats_
     // The relay keeps trying while NATS is down; the task is never dropped.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_ne!(app.task("down-1").await.0, "completed");
+    // … and the backlog shows in the metrics.
+    let metrics = app.process.metrics().await;
+    assert!(gauge(&metrics, "bm_outbox_pending_tasks") >= 1.0, "{metrics}");
+    assert!(gauge(&metrics, "bm_outbox_oldest_pending_seconds") >= 1.0, "{metrics}");
 
     nats.resume().await;
     app.wait_state("down-1", "completed").await;
@@ -407,6 +420,10 @@ async fn nats_down_during_record_award_keeps_the_task_and_delivers_it_once_nats_
         .await;
     assert_eq!(app.ledger("u1").await.len(), 1);
     assert_eq!(app.stream_messages().await, 1, "published once (Nats-Msg-Id de-duplicates the retries)");
+    eventually("the backlog gauge back to zero", Duration::from_secs(30), || async {
+        gauge(&app.process.metrics().await, "bm_outbox_pending_tasks") == 0.0
+    })
+    .await;
     let (total, _) = app.account("u1").await.unwrap();
     assert!(total >= dec("1") && total <= dec("100"), "{total}");
 }

@@ -35,6 +35,17 @@ pub struct ClaimedTask {
 }
 
 impl AwardStore {
+    /// Tasks JetStream has not acknowledged yet (`pending` or `failed`) and the age in
+    /// seconds of the oldest (0 without any), by the database clock.
+    pub async fn outbox_backlog(&self) -> Result<(i64, f64), AwardError> {
+        Ok(sqlx::query_as(
+            "SELECT count(*), COALESCE(extract(epoch FROM now() - min(created_at)), 0)::DOUBLE PRECISION \
+             FROM outbox_task WHERE state IN ('pending', 'failed')",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Claims up to `limit` due tasks (`pending` or `failed` with `next_attempt_at <= now`):
     /// counts the attempt and moves `next_attempt_at` to `lease_until`, so no other relay
     /// (replica) takes them meanwhile and a relay that dies releases them when the lease ends.
