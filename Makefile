@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: up down status logs test lint verify grpcurl infra build fmt bench-strategy check-invariants chaos fuzz images local-images compose-test k8s-check k8s-smoke
+.PHONY: up down status logs test lint proto-check verify grpcurl infra build fmt bench-strategy check-invariants chaos fuzz images local-images compose-test k8s-check k8s-smoke
 
 up: ## infra → release build → migrate + demo data → start the four services → wait SERVING
 	./deploy/local/up.sh
@@ -30,9 +30,12 @@ test: infra ## the whole test suite against real Postgres, Redis and NATS
 	$(CARGO) build --workspace --bins --locked
 	$(CARGO) test --workspace --locked
 
-lint: ## rustfmt check and clippy with warnings denied
+lint: proto-check ## rustfmt check, clippy with warnings denied, buf lint and buf breaking
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+proto-check: ## buf lint (STANDARD + COMMENTS) and buf breaking against the last proto-v* tag
+	./deploy/local/buf.sh
 
 verify: lint test ## what must pass before a commit lands
 
@@ -58,8 +61,8 @@ chaos: infra ## fault suite: draw load + kill -9 of each service, NATS / Redis r
 
 fuzz: ## cargo-fuzz the rule-value and award-config parsers (nightly; FUZZ_SECONDS per target)
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
-	cd tests/fuzz && for target in rule_values award_config; do \
-		cargo +nightly fuzz run $$target -- -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
+	for target in rule_values award_config; do \
+		cargo +nightly fuzz run --fuzz-dir tests/fuzz $$target -- -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
 
 # --- deployment (issue #13; docs/deployment.md). Each target installs what it needs
 # (podman, runc, netavark, debootstrap from Debian; podman-compose, kubernetes-validate,

@@ -4,8 +4,8 @@
 #![expect(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use bm_api::strategy::{
-    ArmoryStrategyRequest, DrawReceipt, DrawRequest, GetDrawReceiptRequest, GetFairnessRequest, GetFairnessResponse,
-    RotateSeedRequest, SeedEpoch, strategy_service_client::StrategyServiceClient,
+    ArmoryStrategyRequest, DrawRequest, GetDrawReceiptRequest, GetDrawReceiptResponse, GetFairnessRequest,
+    GetFairnessResponse, RotateSeedRequest, SeedEpoch, strategy_service_client::StrategyServiceClient,
 };
 use bm_strategy::fairness::{Receipt, RevealedEpoch, Seed, StockOutcome, sha256_hex, verify};
 use bm_testkit::{ServiceProcess, TestInfra};
@@ -49,13 +49,13 @@ impl App {
         self.client.clone().get_fairness(GetFairnessRequest { strategy_id: 100_006 }).await.unwrap().into_inner()
     }
 
-    async fn receipt(&self, order: &str, user: &str) -> Result<DrawReceipt, tonic::Status> {
+    async fn receipt(&self, order: &str, user: &str) -> Result<GetDrawReceiptResponse, tonic::Status> {
         let request = GetDrawReceiptRequest { strategy_id: 100_006, order_id: order.into(), user_id: user.into() };
         self.client.clone().get_draw_receipt(request).await.map(tonic::Response::into_inner)
     }
 }
 
-fn receipt(pb: &DrawReceipt) -> Receipt {
+fn receipt(pb: &GetDrawReceiptResponse) -> Receipt {
     Receipt {
         strategy_id: pb.strategy_id,
         order_id: pb.order_id.clone(),
@@ -80,7 +80,7 @@ fn epoch_json(epoch: &SeedEpoch) -> serde_json::Value {
     })
 }
 
-fn receipt_json(pb: &DrawReceipt) -> serde_json::Value {
+fn receipt_json(pb: &GetDrawReceiptResponse) -> serde_json::Value {
     serde_json::json!({
         "strategyId": pb.strategy_id.to_string(), "orderId": pb.order_id, "userId": pb.user_id, "epoch": pb.epoch,
         "userTotalPartakeCount": pb.user_total_partake_count.to_string(),

@@ -72,7 +72,7 @@ impl From<EpochView> for pb::SeedEpoch {
     }
 }
 
-impl From<Receipt> for pb::DrawReceipt {
+impl From<Receipt> for pb::GetDrawReceiptResponse {
     fn from(receipt: Receipt) -> Self {
         Self {
             strategy_id: receipt.strategy_id,

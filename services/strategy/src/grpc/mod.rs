@@ -97,7 +97,7 @@ impl StrategyService for StrategyHandler {
     async fn get_draw_receipt(
         &self,
         request: Request<pb::GetDrawReceiptRequest>,
-    ) -> Result<Response<pb::DrawReceipt>, Status> {
+    ) -> Result<Response<pb::GetDrawReceiptResponse>, Status> {
         let request = request.into_inner();
         let strategy_id = strategy_id(request.strategy_id)?;
         let order_id = bm_kernel::OrderId::parse(request.order_id).map_err(|e| invalid_argument("order_id", e))?;
