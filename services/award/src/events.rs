@@ -62,6 +62,7 @@ impl Publisher {
         let failed = |reason: String| PublishError { subject: subject.to_owned(), reason };
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", message_id);
+        bm_server::trace_context::inject_nats(&mut headers);
         let published = async {
             self.jetstream
                 .publish_with_headers(subject.to_owned(), headers, payload.into())

@@ -120,11 +120,14 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// An `EnvFilter` directive used when `RUST_LOG` is not set.
     pub level: String,
+    /// OTLP/gRPC collector for OpenTelemetry traces, e.g. `http://otel-collector:4317`;
+    /// empty (the default) = no traces exported.
+    pub otlp_endpoint: String,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { format: LogFormat::Human, level: "info".into() }
+        Self { format: LogFormat::Human, level: "info".into(), otlp_endpoint: String::new() }
     }
 }
 

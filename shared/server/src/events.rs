@@ -32,6 +32,7 @@ pub async fn publish<T: Serialize>(
     let payload = serde_json::to_vec(envelope).map_err(|e| format!("cannot encode event: {e}"))?;
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", envelope.id.as_str());
+    crate::trace_context::inject_nats(&mut headers);
     let published = async {
         jetstream
             .publish_with_headers(subject.to_owned(), headers, payload.into())
@@ -200,18 +201,22 @@ where
                 }
             },
         };
-        in_flight.push(async move {
-            let deliveries = message.info().map_or(1, |info| info.delivered);
-            let payload = String::from_utf8_lossy(&message.payload).into_owned();
-            let acked = match handle(message.subject.to_string(), payload, deliveries).await {
-                Decision::Ack => message.ack().await,
-                Decision::Term => message.ack_with(AckKind::Term).await,
-                Decision::Nak(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
-            };
-            if let Err(error) = acked {
-                tracing::warn!(durable = %spec.durable, %error, "ack failed; the message will be redelivered");
-            }
-        });
+        let span = crate::trace_context::consume_span(&message.subject, message.headers.as_ref());
+        in_flight.push(tracing::Instrument::instrument(
+            async move {
+                let deliveries = message.info().map_or(1, |info| info.delivered);
+                let payload = String::from_utf8_lossy(&message.payload).into_owned();
+                let acked = match handle(message.subject.to_string(), payload, deliveries).await {
+                    Decision::Ack => message.ack().await,
+                    Decision::Term => message.ack_with(AckKind::Term).await,
+                    Decision::Nak(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
+                };
+                if let Err(error) = acked {
+                    tracing::warn!(durable = %spec.durable, %error, "ack failed; the message will be redelivered");
+                }
+            },
+            span,
+        ));
     }
     // Shutting down: let the messages being handled finish and be acknowledged.
     while in_flight.next().await.is_some() {}

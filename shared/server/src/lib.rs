@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod main_support;
 pub mod metrics;
 pub mod telemetry;
+pub mod trace_context;
 
 pub use cli::Command;
 

@@ -141,6 +141,7 @@ impl GrpcServer {
         let mut server = tokio::spawn(
             tonic::transport::Server::builder()
                 .layer(crate::metrics::RpcMetricsLayer)
+                .layer(crate::trace_context::TraceContextLayer)
                 .add_routes(routes)
                 .add_service(health)
                 .add_service(reflection_v1)

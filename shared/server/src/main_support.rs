@@ -28,11 +28,13 @@ where
     let result = async {
         let command = Command::parse(std::env::args().skip(1)).map_err(|e| e.to_string())?;
         let settings: S = load().map_err(|e| report(&e))?;
-        telemetry::init(settings.log());
+        telemetry::init(settings.log(), binary);
         tracing::info!(binary, version = env!("CARGO_PKG_VERSION"), ?command, ?settings, "starting");
         run(command, settings).await.map_err(|e| report(&e))
     };
-    match result.await {
+    let result = result.await;
+    telemetry::shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!(binary, error = %message, "exiting");

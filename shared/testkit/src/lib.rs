@@ -11,6 +11,7 @@
 
 pub mod lifecycle;
 mod nats_server;
+mod otlp;
 mod process;
 mod proxy;
 mod redis_server;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use sqlx::{Connection, PgConnection, PgPool, migrate::Migrator};
 
 pub use nats_server::NatsServer;
+pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::{ServiceProcess, free_port, list_services, list_services_v1alpha, workspace_binary};
 pub use proxy::TcpProxy;
 pub use redis_server::RedisServer;

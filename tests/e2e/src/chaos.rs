@@ -228,8 +228,12 @@ impl Chaos {
         let nats = NatsServer::start().await;
         let postgres_target = postgres_address();
         let postgres = TcpProxy::start(postgres_target);
-        let backends =
-            Backends { redis_url: Some(redis.url()), nats_url: Some(nats.url()), postgres_port: Some(postgres.port) };
+        let backends = Backends {
+            redis_url: Some(redis.url()),
+            nats_url: Some(nats.url()),
+            postgres_port: Some(postgres.port),
+            env: Vec::new(),
+        };
         let cluster = Cluster::start_on(&backends, &[("BM_DOWNSTREAM__TIMEOUT_MS", "3000")]).await;
         cluster
             .client

@@ -35,6 +35,8 @@ pub struct Backends {
     /// A loopback port that forwards to Postgres (a [`bm_testkit::TcpProxy`]): the services
     /// reach their databases through it; the test itself and the checker go direct.
     pub postgres_port: Option<u16>,
+    /// More settings for strategy-draw, activity-quota and award (e.g. an OTLP endpoint).
+    pub env: Vec<(String, String)>,
 }
 
 impl Backends {
@@ -44,6 +46,9 @@ impl Backends {
         }
         if let Some(url) = &self.nats_url {
             env = with_env(&env, "BM_NATS__URL", url);
+        }
+        for (key, value) in &self.env {
+            env = with_env(&env, key, value);
         }
         if let Some(port) = self.postgres_port {
             let direct =

@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(tiers.windows(2).all(|w| w[0].weight < w[1].weight));
     }
     let _ = LuckAward::parse(1, "rule_luck_award", value);
-    let (left, right) = value.split_at(value.len() / 2);
+    // Split near the middle, on a character boundary.
+    let middle = (0..=value.len() / 2).rev().find(|i| value.is_char_boundary(*i)).unwrap_or(0);
+    let (left, right) = value.split_at(middle);
     let nodes = vec![("rule_lock".to_owned(), Some(left.to_owned())), ("rule_luck_award".to_owned(), Some(right.to_owned()))];
     let lines = vec![("rule_lock".to_owned(), "rule_luck_award".to_owned(), "EQUAL".to_owned(), right.to_owned())];
     let _ = RuleTree::build(1, "fuzz", "rule_lock", &nodes, &lines);

@@ -17,12 +17,13 @@ use crate::{
     protection::{Protection, Refusal},
 };
 
-/// A call on a clone of a client, as an owned future (so it can be retried).
+/// A call on a clone of a client, as an owned future (so it can be retried), carrying the
+/// current span's trace context.
 macro_rules! call {
     ($client:expr, $method:ident, $request:expr) => {{
         let mut client = $client.clone();
         let request = $request;
-        async move { client.$method(request).await }
+        async move { client.$method(bm_server::trace_context::traced(request)).await }
     }};
 }
 
