@@ -73,6 +73,7 @@ pub async fn distribute_awards(
     };
     let use_cases = &use_cases;
     let max_deliveries = consumer.max_deliveries;
+    let durable = spec.durable.as_str();
     keep_consuming("send_award", shutdown.clone(), || {
         consume_raw(
             &jetstream,
@@ -80,8 +81,15 @@ pub async fn distribute_awards(
             |subject, payload, deliveries| async move {
                 match use_cases.handle_send_award(&subject, &payload, deliveries, max_deliveries).await {
                     Acknowledge::Ack => Decision::Ack,
-                    Acknowledge::Term => Decision::Term,
-                    Acknowledge::Nak(delay) => Decision::Nak(delay),
+                    Acknowledge::Term => {
+                        // Term follows a successful park only.
+                        metrics::counter!("bm_events_parked_total", "durable" => durable.to_owned()).increment(1);
+                        Decision::Term
+                    }
+                    Acknowledge::Nak(delay) => {
+                        metrics::counter!("bm_events_redelivered_total", "durable" => durable.to_owned()).increment(1);
+                        Decision::Nak(delay)
+                    }
                 }
             },
             &shutdown,

@@ -361,6 +361,10 @@ async fn an_award_key_without_delivery_is_parked_and_listed_with_its_reason() {
     let parked: (String, String) =
         sqlx::query_as("SELECT order_id, error FROM parked_message").fetch_one(&app.pool).await.unwrap();
     assert_eq!(parked, ("unknown-1".to_owned(), reason.clone()));
+    eventually("the parked counter", Duration::from_secs(10), || async {
+        app.process.metrics().await.lines().any(|l| l.starts_with("bm_events_parked_total{") && l.ends_with(" 1"))
+    })
+    .await;
     let records = app
         .client
         .clone()
