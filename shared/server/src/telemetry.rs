@@ -58,7 +58,8 @@ pub fn init(settings: &LogSettings, service: &'static str) {
     drop(result);
     match otel_error {
         Some(error) => {
-            tracing::warn!(endpoint = %settings.otlp_endpoint, %error, "OTLP trace export is off: the exporter could not be built")
+            let endpoint = &settings.otlp_endpoint;
+            tracing::warn!(%endpoint, %error, "OTLP trace export is off: the exporter could not be built");
         }
         None if !settings.otlp_endpoint.is_empty() => {
             tracing::info!(endpoint = %settings.otlp_endpoint, "exporting traces over OTLP");
