@@ -451,4 +451,55 @@ impl RaffleService for RaffleHandler {
             rule_model: r.rule_model,
         }))
     }
+
+    async fn get_activity(
+        &self,
+        request: Request<pb::GetActivityRequest>,
+    ) -> Result<Response<pb::GetActivityResponse>, Status> {
+        let activity_id = activity_id(request.into_inner().activity_id)?;
+        let activity = self.activity(activity_id).await?;
+        let strategy_id = activity.strategy_id;
+        let fairness = idempotent(STRATEGY, || {
+            call!(self.downstream.strategy, get_fairness, strategy_pb::GetFairnessRequest { strategy_id })
+        })
+        .await?;
+        let active = fairness.epochs.into_iter().rev().find(|e| e.state == "active");
+        Ok(Response::new(pb::GetActivityResponse {
+            activity_id: activity.activity_id,
+            activity_name: activity.activity_name,
+            activity_desc: activity.activity_desc,
+            begin_time: activity.begin_time,
+            end_time: activity.end_time,
+            strategy_id,
+            state: activity.state,
+            epoch: active.as_ref().map_or(0, |e| e.epoch),
+            commitment: active.map(|e| e.commitment).unwrap_or_default(),
+        }))
+    }
+
+    async fn list_skus(&self, request: Request<pb::ListSkusRequest>) -> Result<Response<pb::ListSkusResponse>, Status> {
+        let activity_id = activity_id(request.into_inner().activity_id)?;
+        let skus = idempotent(ACTIVITY, || {
+            call!(self.downstream.activity, list_skus, activity_pb::ListSkusRequest { activity_id })
+        })
+        .await?
+        .skus;
+        Ok(Response::new(pb::ListSkusResponse {
+            skus: skus
+                .into_iter()
+                .map(|sku| {
+                    let count = sku.activity_count.unwrap_or_default();
+                    pb::SkuItem {
+                        sku: sku.sku,
+                        total_count: count.total_count,
+                        month_count: count.month_count,
+                        day_count: count.day_count,
+                        product_amount: sku.product_amount,
+                        stock_count: sku.stock_count,
+                        stock_left: sku.stock_count_surplus,
+                    }
+                })
+                .collect(),
+        }))
+    }
 }
