@@ -46,7 +46,12 @@ impl App {
     }
 
     async fn fairness(&self) -> GetFairnessResponse {
-        self.client.clone().get_fairness(GetFairnessRequest { strategy_id: 100_006 }).await.unwrap().into_inner()
+        self.client
+            .clone()
+            .get_fairness(GetFairnessRequest { strategy_id: 100_006, active_only: false })
+            .await
+            .unwrap()
+            .into_inner()
     }
 
     async fn receipt(&self, order: &str, user: &str) -> Result<GetDrawReceiptResponse, tonic::Status> {
@@ -157,6 +162,15 @@ async fn draws_are_committed_receipted_revealed_and_verified() {
     assert_eq!(seed.commitment(), revealed.commitment);
     assert_eq!((active.epoch, active.state.as_str(), active.seed.as_str()), (2, "active", ""));
     assert_ne!(active.commitment, revealed.commitment);
+    let only_active = app
+        .client
+        .clone()
+        .get_fairness(GetFairnessRequest { strategy_id: 100_006, active_only: true })
+        .await
+        .unwrap()
+        .into_inner()
+        .epochs;
+    assert_eq!(only_active, vec![active.clone()], "active_only: the active epoch alone");
 
     // Verify every receipt; a changed one is rejected.
     let epoch = RevealedEpoch {
@@ -222,9 +236,11 @@ async fn a_changed_strategy_gets_a_new_epoch_and_receipts_are_private_to_their_u
     assert_eq!(app.receipt("o-1", "u2").await.unwrap_err().code(), Code::NotFound);
     assert_eq!(app.receipt("missing", "u1").await.unwrap_err().code(), Code::NotFound);
     assert_eq!(app.receipt("", "u1").await.unwrap_err().code(), Code::InvalidArgument);
-    let bad = app.client.clone().get_fairness(GetFairnessRequest { strategy_id: 0 }).await.unwrap_err();
+    let bad =
+        app.client.clone().get_fairness(GetFairnessRequest { strategy_id: 0, active_only: false }).await.unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
-    let unknown = app.client.clone().get_fairness(GetFairnessRequest { strategy_id: 999 }).await.unwrap_err();
+    let unknown =
+        app.client.clone().get_fairness(GetFairnessRequest { strategy_id: 999, active_only: false }).await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
     // Closing starts no new epoch; the next draw starts one.
     let closed = app.client.clone().rotate_seed(RotateSeedRequest { strategy_id: 100_006, close: true }).await;

@@ -28,6 +28,21 @@ pub use proxy::TcpProxy;
 pub use redis_server::RedisServer;
 pub use wait::eventually;
 
+/// The server binary a private test server runs: `$env_var` if set, else `name` when it is
+/// on the PATH, else `fallback` (Debian puts some daemons outside a user's PATH).
+pub(crate) fn server_binary(env_var: &str, name: &str, fallback: &str) -> String {
+    if let Ok(binary) = std::env::var(env_var) {
+        return binary;
+    }
+    let on_path = std::process::Command::new(name)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if on_path { name.to_owned() } else { fallback.to_owned() }
+}
+
 fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }

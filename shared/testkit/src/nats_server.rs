@@ -22,16 +22,7 @@ pub struct NatsServer {
 }
 
 fn binary() -> String {
-    if let Ok(binary) = std::env::var("BMTEST_NATS_SERVER") {
-        return binary;
-    }
-    let on_path = Command::new("nats-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if on_path { "nats-server".into() } else { "/usr/sbin/nats-server".into() }
+    crate::server_binary("BMTEST_NATS_SERVER", "nats-server", "/usr/sbin/nats-server")
 }
 
 impl NatsServer {

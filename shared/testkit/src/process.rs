@@ -13,6 +13,8 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus,
 /// How long a binary may take to report SERVING (a readiness bound, not a performance
 /// assertion: a debug build on a loaded 2-core machine can be slow to connect).
 const READY_WITHIN: Duration = Duration::from_secs(90);
+/// Starts of a binary whose port was taken between picking and binding it.
+const PORT_ATTEMPTS: u32 = 3;
 
 /// A running service binary, killed on drop.
 #[derive(Debug)]
@@ -44,17 +46,28 @@ pub fn free_port() -> u16 {
 impl ServiceProcess {
     /// Starts `binary` with `env` on a free port and waits until health says SERVING.
     pub async fn spawn(binary: &str, env: &[(String, String)]) -> Self {
-        let process = Self::start(binary, &[], env);
-        process.wait_serving().await;
-        process
+        Self::spawn_serving(|| Self::start(binary, &[], env)).await
     }
 
     /// Starts `binary` on `port` (e.g. to restart a service where its callers expect it)
     /// and waits until health says SERVING.
     pub async fn spawn_on(binary: &str, env: &[(String, String)], port: u16) -> Self {
-        let process = Self::start_on(binary, &[], env, port);
-        process.wait_serving().await;
-        process
+        Self::spawn_serving(|| Self::start_on(binary, &[], env, port)).await
+    }
+
+    /// Starts a process with `start` and waits for SERVING. A free port is only free when
+    /// it is picked: a parallel test may take it before the service binds it. A process
+    /// that exits on "Address already in use" is started again (with fresh free ports).
+    async fn spawn_serving(start: impl Fn() -> Self) -> Self {
+        let mut attempt = 1;
+        loop {
+            let mut process = start();
+            match process.serving().await {
+                Ok(()) => return process,
+                Err(log) if attempt < PORT_ATTEMPTS && log.contains("Address already in use") => attempt += 1,
+                Err(log) => panic!("service on port {} never became SERVING; its log:\n{log}", process.port),
+            }
+        }
     }
 
     /// Starts `binary args…` with `env` on a free port without waiting.
@@ -117,15 +130,19 @@ impl ServiceProcess {
         ServingStatus::try_from(response.into_inner().status).ok()
     }
 
-    async fn wait_serving(&self) {
+    /// Waits until health says SERVING; the log when the process exits or the time is up.
+    async fn serving(&mut self) -> Result<(), String> {
         let started = Instant::now();
         while started.elapsed() < READY_WITHIN {
             if self.health().await == Some(ServingStatus::Serving) {
-                return;
+                return Ok(());
+            }
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return Err(self.log());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("service on port {} never became SERVING; its log:\n{}", self.port, self.log());
+        Err(self.log())
     }
 
     /// Sends SIGTERM.

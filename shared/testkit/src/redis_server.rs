@@ -22,15 +22,7 @@ pub struct RedisServer {
 }
 
 fn binary() -> String {
-    std::env::var("BMTEST_REDIS_SERVER").unwrap_or_else(|_| {
-        let on_path = Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if on_path { "redis-server".into() } else { "/usr/bin/redis-server".into() }
-    })
+    crate::server_binary("BMTEST_REDIS_SERVER", "redis-server", "/usr/bin/redis-server")
 }
 
 impl RedisServer {

@@ -384,43 +384,44 @@ impl Chaos {
     /// settle time is up); returns the lost draws and the last report.
     async fn settle(&self, won: &HashMap<String, i32>) -> (Vec<String>, Result<Report, String>) {
         let started = Instant::now();
+        let award_db = self.cluster.award.infra.pool().await;
         loop {
-            let lost = self.lost(won).await;
+            let lost = lost(&award_db, &self.users, won).await;
             let report = bm_invariants::check(&self.sources()).await.map_err(|e| e.to_string());
             let settled = matches!((&lost, &report), (Ok(lost), Ok(report)) if lost.is_empty() && report.holds());
             if settled || started.elapsed() > self.settings.settle_within {
                 let lost = lost.unwrap_or_else(|error| vec![format!("cannot read award records: {error}")]);
+                award_db.close().await;
                 return (lost, report);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+}
 
-    async fn lost(&self, won: &HashMap<String, i32>) -> Result<Vec<String>, String> {
-        let pool = self.cluster.award.infra.pool().await;
-        let users: Vec<String> = self.users.clone();
-        let records: Vec<(String, i32, String)> =
-            sqlx::query_as("SELECT order_id, award_id, award_state FROM user_award_record WHERE user_id = ANY($1)")
-                .bind(&users)
-                .fetch_all(&pool)
-                .await
-                .map_err(|e| e.to_string())?;
-        pool.close().await;
-        let records: HashMap<String, (i32, String)> =
-            records.into_iter().map(|(order, award, state)| (order, (award, state))).collect();
-        let mut lost = Vec::new();
-        for (order_id, award_id) in won {
-            match records.get(order_id) {
-                Some((recorded, state)) if recorded == award_id && state == "completed" => {}
-                Some((recorded, state)) => {
-                    lost.push(format!("order {order_id}: answered award {award_id}, recorded {recorded} ({state})"));
-                }
-                None => lost.push(format!("order {order_id}: answered award {award_id}, no award record")),
+/// The won draws of `users` whose award record is missing, names another award, or is not
+/// `completed`.
+async fn lost(award_db: &sqlx::PgPool, users: &[String], won: &HashMap<String, i32>) -> Result<Vec<String>, String> {
+    let records: Vec<(String, i32, String)> =
+        sqlx::query_as("SELECT order_id, award_id, award_state FROM user_award_record WHERE user_id = ANY($1)")
+            .bind(users)
+            .fetch_all(award_db)
+            .await
+            .map_err(|e| e.to_string())?;
+    let records: HashMap<String, (i32, String)> =
+        records.into_iter().map(|(order, award, state)| (order, (award, state))).collect();
+    let mut lost = Vec::new();
+    for (order_id, award_id) in won {
+        match records.get(order_id) {
+            Some((recorded, state)) if recorded == award_id && state == "completed" => {}
+            Some((recorded, state)) => {
+                lost.push(format!("order {order_id}: answered award {award_id}, recorded {recorded} ({state})"));
             }
+            None => lost.push(format!("order {order_id}: answered award {award_id}, no award record")),
         }
-        lost.sort();
-        Ok(lost)
     }
+    lost.sort();
+    Ok(lost)
 }
 
 fn postgres_address() -> std::net::SocketAddr {

@@ -392,7 +392,11 @@ impl RaffleService for RaffleHandler {
             }
         }
         let fairness = idempotent(STRATEGY, || {
-            call!(self.downstream.strategy, get_fairness, strategy_pb::GetFairnessRequest { strategy_id })
+            call!(
+                self.downstream.strategy,
+                get_fairness,
+                strategy_pb::GetFairnessRequest { strategy_id, active_only: false }
+            )
         })
         .await?;
         Ok(Response::new(pb::GetFairnessResponse {
@@ -460,10 +464,14 @@ impl RaffleService for RaffleHandler {
         let activity = self.activity(activity_id).await?;
         let strategy_id = activity.strategy_id;
         let fairness = idempotent(STRATEGY, || {
-            call!(self.downstream.strategy, get_fairness, strategy_pb::GetFairnessRequest { strategy_id })
+            call!(
+                self.downstream.strategy,
+                get_fairness,
+                strategy_pb::GetFairnessRequest { strategy_id, active_only: true }
+            )
         })
         .await?;
-        let active = fairness.epochs.into_iter().rev().find(|e| e.state == "active");
+        let active = fairness.epochs.into_iter().next();
         Ok(Response::new(pb::GetActivityResponse {
             activity_id: activity.activity_id,
             activity_name: activity.activity_name,

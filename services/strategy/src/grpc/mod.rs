@@ -79,8 +79,9 @@ impl StrategyService for StrategyHandler {
         &self,
         request: Request<pb::GetFairnessRequest>,
     ) -> Result<Response<pb::GetFairnessResponse>, Status> {
-        let strategy_id = strategy_id(request.into_inner().strategy_id)?;
-        let epochs = self.use_cases.epochs(strategy_id).await?;
+        let request = request.into_inner();
+        let strategy_id = strategy_id(request.strategy_id)?;
+        let epochs = self.use_cases.epochs(strategy_id, request.active_only).await?;
         Ok(Response::new(pb::GetFairnessResponse { strategy_id, epochs: epochs.into_iter().map(Into::into).collect() }))
     }
 

@@ -189,12 +189,20 @@ impl StrategyStore {
         Ok(retired.map(|(epoch,)| epoch))
     }
 
-    /// Every epoch of a strategy, oldest first; seeds of retired epochs opened.
-    pub async fn epochs(&self, vault: &SeedVault, strategy_id: i64) -> Result<Vec<EpochView>, StrategyError> {
+    /// The epochs of a strategy, oldest first (only the active one with `active_only`);
+    /// seeds of retired epochs opened.
+    pub async fn epochs(
+        &self,
+        vault: &SeedVault,
+        strategy_id: i64,
+        active_only: bool,
+    ) -> Result<Vec<EpochView>, StrategyError> {
         let rows: Vec<EpochRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {EPOCH_COLUMNS} FROM strategy_seed WHERE strategy_id = $1 ORDER BY epoch"
+            "SELECT {EPOCH_COLUMNS} FROM strategy_seed \
+             WHERE strategy_id = $1 AND (NOT $2 OR retired_at IS NULL) ORDER BY epoch"
         )))
         .bind(strategy_id)
+        .bind(active_only)
         .fetch_all(self.pool())
         .await?;
         rows.into_iter()

@@ -70,12 +70,13 @@ impl StrategyUseCases {
         Ok(retired)
     }
 
-    /// Every epoch of a strategy: commitments, sheets, and the seeds of retired ones.
-    pub async fn epochs(&self, strategy_id: i64) -> Result<Vec<EpochView>, StrategyError> {
+    /// The epochs of a strategy (every one, or only the active one): commitments, sheets,
+    /// and the seeds of retired ones.
+    pub async fn epochs(&self, strategy_id: i64, active_only: bool) -> Result<Vec<EpochView>, StrategyError> {
         if !self.store.strategy_exists(strategy_id).await? {
             return Err(StrategyError::StrategyNotFound(strategy_id));
         }
-        self.store.epochs(&self.vault, strategy_id).await
+        self.store.epochs(&self.vault, strategy_id, active_only).await
     }
 
     /// The receipt of the draw of `order_id`; `user_id`, when given, must be its user.
