@@ -9,6 +9,8 @@ then checks:
   2. compose and the Kubernetes dev overlay set the same keys for each service (server +
      migration step together), and the prod overlay the same non-secret ones;
   3. the keys of the dev Secrets are the keys the prod overlay expects in its Secrets.
+Keys in PROD_ONLY are on in prod only, by design (ARCHITECTURE.md §8.16: caller
+authentication is off in the demo and dev, on in prod).
 Usage: check_env_keys.py RENDERED_DEV.yaml RENDERED_PROD.yaml   (exit 1 on a mismatch)
 """
 import re
@@ -19,6 +21,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["raffle", "strategy", "activity", "award"]
+PROD_ONLY = {"raffle": {"BM_AUTH__CALLERS_FILE"}}
 
 
 def structs(paths):
@@ -137,8 +140,11 @@ def main():
         dev_all = dev_plain[svc] | dev_secret[svc]
         if comp[svc] != dev_all:
             errors.append(f"{svc}: compose and k8s dev differ: only compose {sorted(comp[svc] - dev_all)}, only k8s {sorted(dev_all - comp[svc])}")
-        if prod_plain[svc] != dev_plain[svc]:
-            errors.append(f"{svc}: k8s prod and dev non-secret keys differ: {sorted(prod_plain[svc] ^ dev_plain[svc])}")
+        prod_only = PROD_ONLY.get(svc, set())
+        if prod_only - prod_plain[svc]:
+            errors.append(f"{svc}: the prod overlay must set {sorted(prod_only - prod_plain[svc])}")
+        if prod_plain[svc] - prod_only != dev_plain[svc]:
+            errors.append(f"{svc}: k8s prod and dev non-secret keys differ: {sorted((prod_plain[svc] - prod_only) ^ dev_plain[svc])}")
         if prod_secret[svc]:
             errors.append(f"{svc}: the prod overlay must not carry Secret values")
         if svc != "raffle" and not prod_refs[svc]:

@@ -27,7 +27,7 @@ mkdir -p "$RUN_DIR"
 [ -f "$RUN_DIR/switches.yaml" ] || printf 'degrade: false\nrate_limit_per_second: 0\nrate_limit_burst: 1\n' >"$RUN_DIR/switches.yaml"
 for svc in $DB_SERVICES; do
   say "$svc: migrations + demo data"
-  "./target/release/$svc" seed >>"$RUN_DIR/$svc.log" 2>&1 || { tail -n 20 "$RUN_DIR/$svc.log" >&2; fail "$svc seed failed (log: $RUN_DIR/$svc.log)"; }
+  env -u BM_AUTH__CALLERS_FILE "./target/release/$svc" seed >>"$RUN_DIR/$svc.log" 2>&1 || { tail -n 20 "$RUN_DIR/$svc.log" >&2; fail "$svc seed failed (log: $RUN_DIR/$svc.log)"; }
 done
 
 running() { [ -f "$RUN_DIR/$1.pid" ] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
@@ -37,9 +37,10 @@ for svc in $ALL_SERVICES; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${PORT[$svc]}") 2>/dev/null; then
     fail "port ${PORT[$svc]} is taken by another process; stop it or run 'make down'"
   fi
-  extra=()
+  # Only the orchestrator has callers (docs/security.md); the others refuse the key.
+  extra=(-u BM_AUTH__CALLERS_FILE)
   [ "$svc" = raffle ] && extra=("BM_SERVICE__SWITCHES_FILE=$PWD/$RUN_DIR/switches.yaml")
-  env "BM_GRPC__PORT=${PORT[$svc]}" "${extra[@]}" nohup "./target/release/$svc" serve >>"$RUN_DIR/$svc.log" 2>&1 &
+  env "${extra[@]}" "BM_GRPC__PORT=${PORT[$svc]}" nohup "./target/release/$svc" serve >>"$RUN_DIR/$svc.log" 2>&1 &
   echo $! >"$RUN_DIR/$svc.pid"
   say "$svc: started (pid $!, port ${PORT[$svc]}, log $RUN_DIR/$svc.log)"
 done

@@ -5,8 +5,12 @@
 # fixed out_business_no, so a second run answers ALREADY_EXISTS and credits nothing.
 set -uo pipefail
 GRPCURL=${1:-.tools/venv/bin/grpcurl}
+# The internal services, called directly here, want the internal token when one is set
+# (docs/security.md).
+auth=()
+[ -n "${BM_AUTH__INTERNAL_TOKEN:-}" ] && auth=(-H "authorization: Bearer $BM_AUTH__INTERNAL_TOKEN")
 call() { # port method json
-  "$GRPCURL" -plaintext -d "$3" "127.0.0.1:$1" "$2" 2>&1
+  "$GRPCURL" -plaintext "${auth[@]}" -d "$3" "127.0.0.1:$1" "$2" 2>&1
 }
 if out=$(call 50052 bigmarket.activity.v1.ActivityService/ArmoryActivity '{"activity_id":100301}'); then
   echo "[up] activity 100301 armoried"

@@ -133,6 +133,7 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
     let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
         .await?
         .with_metrics(&settings.metrics)?
+        .with_auth(settings.auth.internal_policy())
         .health_checks(backends.health_checks());
     let shutdown = server.shutdown_token();
     server.tracker().spawn(workers::relay_outbox(

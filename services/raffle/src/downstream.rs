@@ -10,6 +10,8 @@ use bm_api::{
 };
 use tonic::{
     Code, Status,
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
     transport::{Channel, Endpoint},
 };
 
@@ -18,15 +20,37 @@ use crate::DownstreamSettings;
 /// Attempts of an idempotent call when the downstream is unreachable.
 const ATTEMPTS: u32 = 3;
 
+/// A channel whose every call carries the internal token (when one is configured).
+pub type AuthChannel = InterceptedService<Channel, InternalToken>;
+
+/// Adds `authorization: Bearer <internal token>` to every downstream call.
+#[derive(Clone)]
+pub struct InternalToken(Option<MetadataValue<Ascii>>);
+
+impl std::fmt::Debug for InternalToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "InternalToken(<redacted>)" } else { "InternalToken(none)" })
+    }
+}
+
+impl Interceptor for InternalToken {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(token) = &self.0 {
+            request.metadata_mut().insert(bm_server::auth::AUTHORIZATION, token.clone());
+        }
+        Ok(request)
+    }
+}
+
 /// Clients of strategy-draw, activity-quota and award.
 #[derive(Debug, Clone)]
 pub struct Downstream {
     /// strategy-draw.
-    pub strategy: StrategyServiceClient<Channel>,
+    pub strategy: StrategyServiceClient<AuthChannel>,
     /// activity-quota.
-    pub activity: ActivityServiceClient<Channel>,
+    pub activity: ActivityServiceClient<AuthChannel>,
     /// award.
-    pub award: AwardServiceClient<Channel>,
+    pub award: AwardServiceClient<AuthChannel>,
 }
 
 fn channel(url: &str, timeout: Duration) -> Result<Channel, tonic::transport::Error> {
@@ -40,13 +64,18 @@ fn channel(url: &str, timeout: Duration) -> Result<Channel, tonic::transport::Er
 }
 
 impl Downstream {
-    /// Lazily connected clients (nothing is dialled until the first call).
-    pub fn new(settings: &DownstreamSettings) -> Result<Self, tonic::transport::Error> {
+    /// Lazily connected clients (nothing is dialled until the first call), each call
+    /// carrying `internal_token` (`None` = internal authentication off).
+    pub fn new(
+        settings: &DownstreamSettings,
+        internal_token: Option<MetadataValue<Ascii>>,
+    ) -> Result<Self, tonic::transport::Error> {
         let timeout = Duration::from_millis(settings.timeout_ms);
+        let token = InternalToken(internal_token);
         Ok(Self {
-            strategy: StrategyServiceClient::new(channel(&settings.strategy_url, timeout)?),
-            activity: ActivityServiceClient::new(channel(&settings.activity_url, timeout)?),
-            award: AwardServiceClient::new(channel(&settings.award_url, timeout)?),
+            strategy: StrategyServiceClient::with_interceptor(channel(&settings.strategy_url, timeout)?, token.clone()),
+            activity: ActivityServiceClient::with_interceptor(channel(&settings.activity_url, timeout)?, token.clone()),
+            award: AwardServiceClient::with_interceptor(channel(&settings.award_url, timeout)?, token),
         })
     }
 }
@@ -57,12 +86,30 @@ fn unreachable(status: &Status) -> bool {
     bm_status::code_of(status).is_none() && matches!(status.code(), Code::Unavailable | Code::Unknown | Code::Cancelled)
 }
 
+/// What the orchestrator answers for a failed call of `dependency`. A dependency refusing
+/// the orchestrator's own credentials is a deployment fault, not the caller's: it is logged
+/// and answered as the dependency being unavailable, never as the caller's `0008`.
+fn answer(dependency: &str, status: &Status) -> Status {
+    if bm_status::code_of(status) == Some(bm_status::ErrorCode::AppTokenError) {
+        tracing::error!(
+            dependency,
+            message = status.message(),
+            "the dependency refused the orchestrator's internal token: check auth.internal_token on both"
+        );
+        return bm_status::to_status(
+            bm_status::ErrorCode::Unavailable,
+            format!("{dependency} is unavailable (misconfigured), try again later"),
+        );
+    }
+    bm_status::pass_through(dependency, status)
+}
+
 /// Calls `dependency` once; errors as the orchestrator answers them.
 pub async fn once<T, F>(dependency: &str, call: F) -> Result<T, Status>
 where
     F: Future<Output = Result<tonic::Response<T>, Status>>,
 {
-    call.await.map(tonic::Response::into_inner).map_err(|status| bm_status::pass_through(dependency, &status))
+    call.await.map(tonic::Response::into_inner).map_err(|status| answer(dependency, &status))
 }
 
 /// Calls an idempotent method of `dependency`, retrying (with a short backoff) while the
@@ -81,7 +128,7 @@ where
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt * attempt))).await;
                 attempt += 1;
             }
-            Err(status) => return Err(bm_status::pass_through(dependency, &status)),
+            Err(status) => return Err(answer(dependency, &status)),
         }
     }
 }

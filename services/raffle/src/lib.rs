@@ -54,6 +54,8 @@ pub struct Settings {
     pub metrics: bm_server::metrics::MetricsSettings,
     /// Draw protection (`BM_SERVICE__…`).
     pub service: RaffleOptions,
+    /// Caller authentication and the internal token sent downstream (`BM_AUTH__…`).
+    pub auth: bm_server::auth::AuthSettings,
 }
 
 /// Draw protection settings: the switches' starting values, and the file that changes them
@@ -106,6 +108,7 @@ impl Default for Settings {
             downstream: DownstreamSettings::default(),
             metrics: bm_server::metrics::MetricsSettings::default(),
             service: RaffleOptions::default(),
+            auth: bm_server::auth::AuthSettings::default(),
         }
     }
 }
@@ -133,6 +136,7 @@ impl Validate for Settings {
         if self.service.switches_poll_ms == 0 {
             return Err(ConfigError::invalid("service.switches_poll_ms", "must be greater than 0"));
         }
+        self.auth.caller_policy(&SERVED)?;
         if !self.service.switches_file.is_empty() {
             protection::load_switches(std::path::Path::new(&self.service.switches_file), self.service.switches())
                 .map_err(|e| ConfigError::invalid("service.switches_file", e))?;
@@ -147,18 +151,28 @@ impl ServiceSettings for Settings {
     }
 }
 
+/// The services on the orchestrator's port (what a caller's `methods` may name).
+pub const SERVED: [&str; 1] = [grpc::SERVICE_NAME];
+
 /// Runs `command`. The orchestrator has no database: `migrate` and `seed` do nothing.
 pub async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
     if command != Command::Serve {
         tracing::info!(?command, "the orchestrator owns no database; nothing to do");
         return Ok(());
     }
-    let downstream = downstream::Downstream::new(&settings.downstream)
+    let policy = settings.auth.caller_policy(&SERVED)?;
+    let internal_token = if settings.auth.internal_token.is_empty() {
+        None
+    } else {
+        Some(bm_server::auth::bearer(&settings.auth.internal_token)?)
+    };
+    let downstream = downstream::Downstream::new(&settings.downstream, internal_token)
         .map_err(|e| StartupError::Config(ConfigError::invalid("downstream", e.to_string())))?;
     let protection = protection::Protection::new(settings.service.switches());
     let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
         .await?
-        .with_metrics(&settings.metrics)?;
+        .with_metrics(&settings.metrics)?
+        .with_auth(policy);
     if !settings.service.switches_file.is_empty() {
         server.tracker().spawn(protection.clone().watch(
             settings.service.switches_file.clone().into(),

@@ -452,6 +452,8 @@ pub struct StatefulSettings<X> {
     pub metrics: crate::metrics::MetricsSettings,
     /// The service's own settings.
     pub service: X,
+    /// The internal token callers must present (`BM_AUTH__INTERNAL_TOKEN`).
+    pub auth: crate::auth::AuthSettings,
 }
 
 impl<X: ServiceDefaults> Default for StatefulSettings<X> {
@@ -465,6 +467,7 @@ impl<X: ServiceDefaults> Default for StatefulSettings<X> {
             shutdown: ShutdownSettings::default(),
             metrics: crate::metrics::MetricsSettings::default(),
             service: X::default(),
+            auth: crate::auth::AuthSettings::default(),
         }
     }
 }
@@ -475,6 +478,7 @@ impl<X: ServiceDefaults> Validate for StatefulSettings<X> {
         self.database.validate("database")?;
         self.redis.validate()?;
         self.nats.validate()?;
+        self.auth.validate_internal()?;
         self.service.validate()
     }
 }

@@ -2,6 +2,7 @@
 //! Postgres / Redis / NATS with bounded retries, and a gRPC server with health, reflection
 //! (v1 and v1alpha) and graceful shutdown.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod events;

@@ -35,6 +35,8 @@ pub struct GrpcServer {
     address: SocketAddr,
     metrics: Option<SocketAddr>,
     service_name: &'static str,
+    more_services: Vec<&'static str>,
+    auth: crate::auth::Policy,
     checks: Vec<(&'static str, HealthCheck)>,
     shutdown_settings: ShutdownSettings,
     shutdown: CancellationToken,
@@ -69,6 +71,8 @@ impl GrpcServer {
             address,
             metrics: None,
             service_name,
+            more_services: Vec::new(),
+            auth: crate::auth::Policy::Open,
             checks: Vec::new(),
             shutdown_settings: shutdown.clone(),
             shutdown: CancellationToken::new(),
@@ -110,6 +114,23 @@ impl GrpcServer {
         self
     }
 
+    /// Enforces `policy` on every call but health and reflection.
+    #[must_use]
+    pub fn with_auth(mut self, policy: crate::auth::Policy) -> Self {
+        if !policy.is_open() {
+            tracing::info!(service = self.service_name, "caller authentication on");
+        }
+        self.auth = policy;
+        self
+    }
+
+    /// Also lists `service_name` (another service in the routes) in reflection.
+    #[must_use]
+    pub fn also_serving(mut self, service_name: &'static str) -> Self {
+        self.more_services.push(service_name);
+        self
+    }
+
     /// Serves `routes` until SIGTERM or SIGINT, then shuts down gracefully.
     pub async fn serve(self, routes: Routes) -> Result<(), StartupError> {
         self.serve_until(routes, termination_signal()).await
@@ -117,14 +138,27 @@ impl GrpcServer {
 
     /// Serves `routes` until `signal` completes, then shuts down gracefully.
     pub async fn serve_until(self, routes: Routes, signal: impl Future<Output = ()>) -> Result<(), StartupError> {
-        let Self { listener, address, metrics, service_name, checks, shutdown_settings, shutdown, tracker } = self;
+        let Self {
+            listener,
+            address,
+            metrics,
+            service_name,
+            more_services,
+            auth,
+            checks,
+            shutdown_settings,
+            shutdown,
+            tracker,
+        } = self;
         if let Some(metrics) = metrics {
             crate::metrics::serve(metrics)?;
         }
         let reporter = HealthReporter::new();
         let health = HealthServer::new(HealthService::from_health_reporter(reporter.clone()));
         let reflection = || {
-            tonic_reflection::server::Builder::configure()
+            more_services
+                .iter()
+                .fold(tonic_reflection::server::Builder::configure(), |builder, name| builder.with_service_name(*name))
                 .register_encoded_file_descriptor_set(bm_api::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
                 // google.rpc.ErrorInfo / BadRequest, so grpcurl can decode error details.
@@ -142,6 +176,7 @@ impl GrpcServer {
             tonic::transport::Server::builder()
                 .layer(crate::metrics::RpcMetricsLayer)
                 .layer(crate::trace_context::TraceContextLayer)
+                .layer(crate::auth::AuthLayer::new(auth))
                 .add_routes(routes)
                 .add_service(health)
                 .add_service(reflection_v1)

@@ -133,11 +133,13 @@ where
         if path.starts_with("/grpc.") {
             return self.inner.call(request).instrument(Span::none());
         }
-        let span = tracing::info_span!("grpc.request", otel.name = %path, otel.kind = "server", rpc.method = %path, trace_id = tracing::field::Empty);
+        let span = tracing::info_span!("grpc.request", otel.name = %path, otel.kind = "server", rpc.method = %path, trace_id = tracing::field::Empty, caller = tracing::field::Empty);
         let parent =
             global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(request.headers())));
         drop(span.set_parent(parent));
         record_trace_id(&span);
-        self.inner.call(request).instrument(span)
+        // Entered while the inner layers build their future, so they can record on it.
+        let future = span.in_scope(|| self.inner.call(request));
+        future.instrument(span)
     }
 }

@@ -159,6 +159,13 @@ pub fn to_status(code: ErrorCode, message: impl Into<String>) -> Status {
     with_code_metadata(Status::with_error_details(code.grpc_code(), message, details), code)
 }
 
+/// Like [`to_status`] with another gRPC code than the code's own (e.g. `PERMISSION_DENIED`
+/// for a known caller refused a method, still `0008`).
+pub fn to_status_with(code: ErrorCode, grpc: Code, message: impl Into<String>) -> Status {
+    let details = ErrorDetails::with_error_info(code.as_str(), DOMAIN, []);
+    with_code_metadata(Status::with_error_details(grpc, message, details), code)
+}
+
 /// An `INVALID_ARGUMENT` / `0002` status naming the bad field, with a
 /// `google.rpc.BadRequest` field violation next to the ErrorInfo.
 pub fn invalid_argument(field: &str, problem: impl fmt::Display) -> Status {
