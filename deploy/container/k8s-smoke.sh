@@ -70,7 +70,7 @@ cleanup() {
   fi
   say "tearing down (run $RUN_ID)"
   for f in services jobs; do [ -f "$WORK/$f.yaml" ] && podman kube down "$WORK/$f.yaml" >/dev/null 2>&1; done
-  # kube play materialises ConfigMap volumes as podman volumes (raffle-switches) and creates
+  # kube play materialises ConfigMap volumes as podman volumes (if any) and creates
   # its default network; kube down keeps both.
   for v in $VOLUMES; do podman volume rm -f "$v" >/dev/null 2>&1; done
   [ -n "$NEW_NETWORK" ] && podman network rm -f "$NEW_NETWORK" >/dev/null 2>&1
@@ -80,7 +80,7 @@ cleanup() {
   redis-cli -h "${REDIS_HOSTPORT%:*}" -p "${REDIS_HOSTPORT#*:}" --scan --pattern "bmsmoke:$RUN_ID:*" 2>/dev/null \
     | xargs -r redis-cli -h "${REDIS_HOSTPORT%:*}" -p "${REDIS_HOSTPORT#*:}" del >/dev/null 2>&1
   local prefix; prefix=BMSMOKE_$(tr '[:lower:]' '[:upper:]' <<<"$RUN_ID")
-  nats_delete_streams "${prefix}_STRATEGY" "${prefix}_ACTIVITY" "${prefix}_AWARD" >/dev/null 2>&1
+  nats_delete_streams "${prefix}_STRATEGY" "${prefix}_ACTIVITY" "${prefix}_AWARD" "${prefix}_CONTROL" >/dev/null 2>&1
   left=$(podman pod ps -q --filter name='^(raffle|strategy|activity|award)')
   [ -z "$left" ] && say "no pods left; databases, Redis keys and streams of $RUN_ID removed" || say "WARNING: pods left: $left"
   rm -rf "$WORK"

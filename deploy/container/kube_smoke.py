@@ -8,14 +8,16 @@ against the host's Postgres, Redis and NATS, for `make k8s-smoke`:
   ConfigMaps with the gRPC ports moved to PORT_BASE..+3 and this run's Redis/NATS prefixes;
 - the migration Jobs as Pods (restartPolicy Never): kube play knows no Job;
 - the Secrets' values as plain env of the containers that reference them, pointing at this
-  run's databases on the host (kube play 4.3 has no Secret support);
+  run's databases, Redis and NATS on the host (kube play 4.3 has no Secret support); their
+  other keys (the internal token) as rendered;
 - everything else (Services, NetworkPolicies, PDBs, HPAs, StatefulSets, the Namespace)
   left out: kube play does not act on them; kubernetes-validate checks them.
-Container images, args, envFrom ConfigMaps, the ConfigMap volume, securityContext (user,
+Container images, args, envFrom ConfigMaps, securityContext (user,
 read-only root, capabilities) and resources stay exactly as rendered.
 
 Usage: kube_smoke.py RENDERED.yaml OUT_DIR RUN_ID PORT_BASE PG_BASE REDIS_URL NATS_URL
 """
+import base64
 import sys
 from pathlib import Path
 
@@ -36,12 +38,17 @@ def main(rendered, out_dir, run_id, port_base, pg_base, redis_url, nats_url):
         }
         for svc in ("strategy", "activity", "award")
     }
+    secret_env["raffle-secrets"] = {"BM_REDIS__URL": redis_url, "BM_NATS__URL": nats_url}
     secret_names = {}
+    secret_data = {}
     for d in docs:
         if d["kind"] == "Secret":
             for base in secret_env:
                 if d["metadata"]["name"].startswith(base + "-") or d["metadata"]["name"] == base:
                     secret_names[d["metadata"]["name"]] = base
+                    rendered_values = {k: base64.b64decode(v).decode() for k, v in (d.get("data") or {}).items()}
+                    rendered_values.update(d.get("stringData") or {})
+                    secret_data[d["metadata"]["name"]] = rendered_values
 
     def fix_pod(spec):
         spec["hostNetwork"] = True
@@ -52,7 +59,8 @@ def main(rendered, out_dir, run_id, port_base, pg_base, redis_url, nats_url):
             env_from = []
             for ref in c.get("envFrom", []):
                 if "secretRef" in ref:
-                    values = secret_env[secret_names[ref["secretRef"]["name"]]]
+                    name = ref["secretRef"]["name"]
+                    values = {**secret_data[name], **secret_env[secret_names[name]]}
                     c.setdefault("env", [])
                     c["env"] = [{"name": k, "value": v} for k, v in values.items()] + c["env"]
                 else:
@@ -71,12 +79,9 @@ def main(rendered, out_dir, run_id, port_base, pg_base, redis_url, nats_url):
                 if svc == "raffle":
                     for target in ("strategy", "activity", "award"):
                         data[f"BM_DOWNSTREAM__{target.upper()}_URL"] = f"http://127.0.0.1:{port[target]}"
-                else:
-                    data["BM_REDIS__KEY_PREFIX"] = f"bmsmoke:{run_id}:"
-                    data["BM_NATS__SUBJECT_PREFIX"] = f"bmsmoke_{run_id}"
-                    data["BM_NATS__STREAM_PREFIX"] = f"BMSMOKE_{run_id.upper()}"
-                config.append(d)
-            elif name == "raffle-switches":
+                data["BM_REDIS__KEY_PREFIX"] = f"bmsmoke:{run_id}:"
+                data["BM_NATS__SUBJECT_PREFIX"] = f"bmsmoke_{run_id}"
+                data["BM_NATS__STREAM_PREFIX"] = f"BMSMOKE_{run_id.upper()}"
                 config.append(d)
         elif kind == "Deployment" and name in PORTS:
             d["spec"]["replicas"] = 1  # hostNetwork: a second pod would need the same port

@@ -22,9 +22,6 @@ say "building release binaries (first build takes several minutes)"
 cargo build --release --locked --bins
 
 mkdir -p "$RUN_DIR"
-# The orchestrator's run-time switches (docs/operations.md): edit this file to degrade draws
-# or rate-limit users without a restart.
-[ -f "$RUN_DIR/switches.yaml" ] || printf 'degrade: false\nrate_limit_per_second: 0\nrate_limit_burst: 1\n' >"$RUN_DIR/switches.yaml"
 for svc in $DB_SERVICES; do
   say "$svc: migrations + demo data"
   env -u BM_AUTH__CALLERS_FILE "./target/release/$svc" seed >>"$RUN_DIR/$svc.log" 2>&1 || { tail -n 20 "$RUN_DIR/$svc.log" >&2; fail "$svc seed failed (log: $RUN_DIR/$svc.log)"; }
@@ -39,7 +36,7 @@ for svc in $ALL_SERVICES; do
   fi
   # Only the orchestrator has callers (docs/security.md); the others refuse the key.
   extra=(-u BM_AUTH__CALLERS_FILE)
-  [ "$svc" = raffle ] && extra=("BM_SERVICE__SWITCHES_FILE=$PWD/$RUN_DIR/switches.yaml")
+  if [ "$svc" = raffle ]; then extra=(); fi
   env "${extra[@]}" "BM_GRPC__PORT=${PORT[$svc]}" nohup "./target/release/$svc" serve >>"$RUN_DIR/$svc.log" 2>&1 &
   echo $! >"$RUN_DIR/$svc.pid"
   say "$svc: started (pid $!, port ${PORT[$svc]}, log $RUN_DIR/$svc.log)"

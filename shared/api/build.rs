@@ -2,8 +2,9 @@
 //! descriptor set that the servers register for reflection.
 use std::{env, path::PathBuf};
 
-const FILES: [&str; 4] = [
+const FILES: [&str; 5] = [
     "bigmarket/raffle/v1/raffle.proto",
+    "bigmarket/admin/v1/admin.proto",
     "bigmarket/strategy/v1/strategy.proto",
     "bigmarket/activity/v1/activity.proto",
     "bigmarket/award/v1/award.proto",

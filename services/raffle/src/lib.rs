@@ -2,14 +2,16 @@
 //! user-facing API. It owns no database; it composes strategy-draw, activity-quota and
 //! award over gRPC.
 
+pub mod admin;
 pub mod downstream;
 pub mod grpc;
 pub mod protection;
+pub mod switches;
 
-use bm_api::raffle::raffle_service_server::RaffleServiceServer;
+use bm_api::{admin::admin_service_server::AdminServiceServer, raffle::raffle_service_server::RaffleServiceServer};
 use bm_server::{
-    Command, ConfigError, GrpcServer, GrpcSettings, LogSettings, ServiceSettings, ShutdownSettings, StartupError,
-    Validate,
+    Command, ConfigError, GrpcServer, GrpcSettings, LogSettings, NatsSettings, RedisSettings, ServiceSettings,
+    ShutdownSettings, StartupError, Validate,
 };
 use serde::{Deserialize, Serialize};
 
@@ -52,50 +54,60 @@ pub struct Settings {
     pub downstream: DownstreamSettings,
     /// Prometheus metrics.
     pub metrics: bm_server::metrics::MetricsSettings,
-    /// Draw protection (`BM_SERVICE__…`).
+    /// Redis: the per-user rate limit's buckets.
+    pub redis: RedisSettings,
+    /// NATS: the run-time switches (stream `<stream_prefix>_CONTROL`).
+    pub nats: NatsSettings,
+    /// Draw protection defaults (`BM_SERVICE__…`).
     pub service: RaffleOptions,
     /// Caller authentication and the internal token sent downstream (`BM_AUTH__…`).
     pub auth: bm_server::auth::AuthSettings,
 }
 
-/// Draw protection settings: the switches' starting values, and the file that changes them
-/// at run time.
+/// The switches' defaults: the values of the run-time switches nobody has set yet
+/// (AdminService SetSwitch overrides them for every replica; docs/operations.md).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RaffleOptions {
-    /// Degrade switch at start (`0004` for every draw while on).
+    /// `degrade` (`0004` for every draw while on).
     pub degrade: bool,
-    /// Draws per second per user (0 = no limit).
+    /// `rate_limit_per_second`: draws per second per user (0 = no limit).
     pub rate_limit_per_second: f64,
-    /// Burst of the per-user limit.
+    /// `rate_limit_burst`.
     pub rate_limit_burst: u32,
-    /// A YAML file with `degrade`, `rate_limit_per_second`, `rate_limit_burst`, re-read
-    /// whenever it changes (empty = none).
-    pub switches_file: String,
-    /// How often the switches file is checked for changes.
-    pub switches_poll_ms: u64,
+    /// `rate_limit_block_after` (0 = never block).
+    pub rate_limit_block_after: u32,
+    /// `rate_limit_block_seconds`.
+    pub rate_limit_block_seconds: u32,
 }
 
 impl Default for RaffleOptions {
     fn default() -> Self {
+        let defaults = switches::Switches::default();
         Self {
-            degrade: false,
-            rate_limit_per_second: 0.0,
-            rate_limit_burst: 1,
-            switches_file: String::new(),
-            switches_poll_ms: 1_000,
+            degrade: defaults.degrade,
+            rate_limit_per_second: defaults.rate_limit_per_second,
+            rate_limit_burst: defaults.rate_limit_burst,
+            rate_limit_block_after: defaults.rate_limit_block_after,
+            rate_limit_block_seconds: defaults.rate_limit_block_seconds,
         }
     }
 }
 
 impl RaffleOptions {
-    /// The switches these settings start with.
-    pub fn switches(&self) -> protection::Switches {
-        protection::Switches {
-            degrade: self.degrade,
-            rate_limit_per_second: self.rate_limit_per_second,
-            rate_limit_burst: self.rate_limit_burst,
+    /// The switches these settings start with, validated as SetSwitch validates them.
+    pub fn switches(&self) -> Result<switches::Switches, ConfigError> {
+        let mut out = switches::Switches::default();
+        for (name, value) in [
+            ("degrade", self.degrade.to_string()),
+            ("rate_limit_per_second", self.rate_limit_per_second.to_string()),
+            ("rate_limit_burst", self.rate_limit_burst.to_string()),
+            ("rate_limit_block_after", self.rate_limit_block_after.to_string()),
+            ("rate_limit_block_seconds", self.rate_limit_block_seconds.to_string()),
+        ] {
+            out.set(name, &value).map_err(|e| ConfigError::invalid(format!("service.{name}"), e))?;
         }
+        Ok(out)
     }
 }
 
@@ -107,6 +119,8 @@ impl Default for Settings {
             shutdown: ShutdownSettings::default(),
             downstream: DownstreamSettings::default(),
             metrics: bm_server::metrics::MetricsSettings::default(),
+            redis: RedisSettings::default(),
+            nats: NatsSettings::default(),
             service: RaffleOptions::default(),
             auth: bm_server::auth::AuthSettings::default(),
         }
@@ -130,17 +144,10 @@ impl Validate for Settings {
         if self.downstream.timeout_ms == 0 {
             return Err(ConfigError::invalid("downstream.timeout_ms", "must be greater than 0"));
         }
-        if !self.service.rate_limit_per_second.is_finite() || self.service.rate_limit_per_second < 0.0 {
-            return Err(ConfigError::invalid("service.rate_limit_per_second", "must be a number >= 0"));
-        }
-        if self.service.switches_poll_ms == 0 {
-            return Err(ConfigError::invalid("service.switches_poll_ms", "must be greater than 0"));
-        }
+        self.redis.validate()?;
+        self.nats.validate()?;
+        self.service.switches()?;
         self.auth.caller_policy(&SERVED)?;
-        if !self.service.switches_file.is_empty() {
-            protection::load_switches(std::path::Path::new(&self.service.switches_file), self.service.switches())
-                .map_err(|e| ConfigError::invalid("service.switches_file", e))?;
-        }
         Ok(())
     }
 }
@@ -152,7 +159,7 @@ impl ServiceSettings for Settings {
 }
 
 /// The services on the orchestrator's port (what a caller's `methods` may name).
-pub const SERVED: [&str; 1] = [grpc::SERVICE_NAME];
+pub const SERVED: [&str; 2] = [grpc::SERVICE_NAME, admin::SERVICE_NAME];
 
 /// Runs `command`. The orchestrator has no database: `migrate` and `seed` do nothing.
 pub async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
@@ -168,21 +175,33 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
     };
     let downstream = downstream::Downstream::new(&settings.downstream, internal_token)
         .map_err(|e| StartupError::Config(ConfigError::invalid("downstream", e.to_string())))?;
-    let protection = protection::Protection::new(settings.service.switches());
+    let redis = bm_server::infra::connect_redis(&settings.redis).await?;
+    let nats = bm_server::infra::connect_nats(&settings.nats).await?;
+    let nats_error = |what: &str, e: switches::StoreError| StartupError::Nats {
+        what: what.to_owned(),
+        url: bm_server::config::redact_url(&settings.nats.url),
+        reason: e.to_string(),
+    };
+    let store = switches::SwitchStore::open(&nats, &settings.nats)
+        .await
+        .map_err(|e| nats_error("cannot open the switches' stream", e))?;
+    let board = switches::Board::new(settings.service.switches()?);
+    // Serve only with the switches in force: a new replica must not draw while degraded.
+    store.load(&board).await.map_err(|e| nats_error("cannot read the switches", e))?;
+    let protection = protection::Protection::new(board.clone(), redis, &settings.redis.key_prefix);
     let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
         .await?
+        .also_serving(admin::SERVICE_NAME)
         .with_metrics(&settings.metrics)?
         .with_auth(policy);
-    if !settings.service.switches_file.is_empty() {
-        server.tracker().spawn(protection.clone().watch(
-            settings.service.switches_file.clone().into(),
-            settings.service.switches(),
-            std::time::Duration::from_millis(settings.service.switches_poll_ms),
-            server.shutdown_token(),
-        ));
-    }
+    server.tracker().spawn(store.clone().follow(board.clone(), server.shutdown_token()));
+    let clock: std::sync::Arc<dyn bm_kernel::Clock> = std::sync::Arc::new(bm_kernel::SystemClock);
     let routes = tonic::service::Routes::new(
         RaffleServiceServer::new(grpc::RaffleHandler::new(downstream, protection))
+            .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        AdminServiceServer::new(admin::AdminHandler::new(board, store, clock))
             .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
     );
     server.serve(routes).await

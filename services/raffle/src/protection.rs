@@ -1,42 +1,17 @@
-//! Protection of the draw (spec §7.3): a degrade switch that turns draws off (`0004`,
-//! UNAVAILABLE) and a per-user rate limit (`0005`, RESOURCE_EXHAUSTED), both changeable at
-//! run time without a rebuild or restart: the orchestrator re-reads `service.switches_file`
-//! (YAML) whenever it changes. Without a file the values come from the configuration.
+//! Protection of the draw (spec §7.3): the degrade switch turns draws off (`0004`,
+//! UNAVAILABLE) and a per-user rate limit refuses a user who draws too fast (`0005`,
+//! RESOURCE_EXHAUSTED). Both follow the run-time switches ([`crate::switches`]).
 //!
-//! The rate limit is a token bucket per user in this process (per replica); a limit shared
-//! by all replicas is issue #15.
+//! The rate limit is one token bucket per user in Redis, shared by every replica: a Lua
+//! script refills and takes atomically, on Redis's own clock (replicas' clocks never
+//! matter). With `rate_limit_block_after` > 0, a user refused that many times within
+//! `rate_limit_block_seconds` is blocked for `rate_limit_block_seconds` (the original's 24 h
+//! blacklist). If Redis cannot be reached the limit fails open (the draw goes on, the
+//! failure is logged and counted): availability of draws over strictness of the limit.
 
-use std::{
-    collections::HashMap,
-    path::PathBuf,
-    sync::{Arc, Mutex, RwLock},
-    time::{Duration, Instant, SystemTime},
-};
+use deadpool_redis::{Pool, redis};
 
-use figment::{
-    Figment,
-    providers::{Format, Serialized, Yaml},
-};
-use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
-
-/// The switches an operator flips.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Switches {
-    /// Draws are off (`0004`).
-    pub degrade: bool,
-    /// Draws per second per user; 0 = no limit.
-    pub rate_limit_per_second: f64,
-    /// Draws a user may make in a burst.
-    pub rate_limit_burst: u32,
-}
-
-impl Default for Switches {
-    fn default() -> Self {
-        Self { degrade: false, rate_limit_per_second: 0.0, rate_limit_burst: 1 }
-    }
-}
+use crate::switches::{Board, Switches};
 
 /// Why a draw is refused before it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,139 +20,97 @@ pub enum Refusal {
     Degraded,
     /// The user is over the rate limit.
     RateLimited,
+    /// The user was refused too often and is blocked for a while.
+    Blocked,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
+/// KEYS: bucket, strikes, block. ARGV: rate per second, burst, block after, block ms.
+/// Returns 1 = admitted, 0 = refused, -1 = blocked.
+const ADMIT: &str = r"
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(bucket[1]) or burst
+local at = tonumber(bucket[2]) or now
+if now > at then tokens = math.min(burst, tokens + (now - at) * rate / 1000) end
+local admitted = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  admitted = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+if admitted == 0 and tonumber(ARGV[3]) > 0 then
+  local strikes = redis.call('INCR', KEYS[2])
+  if strikes == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+  if strikes >= tonumber(ARGV[3]) then
+    redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])
+    redis.call('DEL', KEYS[2])
+    return -1
+  end
+end
+return admitted
+";
 
-/// The live switches and the per-user buckets.
-#[derive(Debug, Clone)]
+/// The switches in force and the shared per-user buckets.
+#[derive(Clone)]
 pub struct Protection {
-    switches: Arc<RwLock<Switches>>,
-    buckets: Arc<Mutex<HashMap<String, Bucket>>>,
+    board: Board,
+    redis: Pool,
+    prefix: String,
+    admit: redis::Script,
+}
+
+impl std::fmt::Debug for Protection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Protection").field("switches", &self.board.switches()).finish_non_exhaustive()
+    }
 }
 
 impl Protection {
-    /// Protection starting from `switches`.
-    pub fn new(switches: Switches) -> Self {
-        Self { switches: Arc::new(RwLock::new(switches)), buckets: Arc::default() }
+    /// Protection following `board`, with buckets in `redis` under `key_prefix`.
+    pub fn new(board: Board, redis: Pool, key_prefix: &str) -> Self {
+        Self { board, redis, prefix: format!("{key_prefix}ratelimit:"), admit: redis::Script::new(ADMIT) }
     }
 
-    /// The switches in force.
-    pub fn switches(&self) -> Switches {
-        *self.switches.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn set(&self, switches: Switches) {
-        let mut current = self.switches.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *current != switches {
-            tracing::warn!(?switches, previous = ?*current, "protection switches changed");
-            *current = switches;
-        }
-    }
-
-    /// Checks a draw of `user_id` at `now`; takes a token when allowed.
-    pub fn admit(&self, user_id: &str, now: Instant) -> Result<(), Refusal> {
-        let switches = self.switches();
+    /// Checks a draw of `user_id`; takes a token when allowed.
+    pub async fn admit(&self, user_id: &str) -> Result<(), Refusal> {
+        let switches = self.board.switches();
         if switches.degrade {
             return Err(Refusal::Degraded);
         }
         if switches.rate_limit_per_second <= 0.0 {
             return Ok(());
         }
-        let burst = f64::from(switches.rate_limit_burst.max(1));
-        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() > 100_000 {
-            // Forget users whose bucket has refilled: they would start full anyway.
-            let refill = Duration::from_secs_f64(burst / switches.rate_limit_per_second);
-            buckets.retain(|_, bucket| now.duration_since(bucket.at) < refill);
-        }
-        let bucket = buckets.entry(user_id.to_owned()).or_insert(Bucket { tokens: burst, at: now });
-        let refilled = bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * switches.rate_limit_per_second;
-        bucket.tokens = refilled.min(burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Refusal::RateLimited)
-        }
-    }
-
-    /// Re-reads `file` every `interval` while it changes, until `shutdown`. A file that does
-    /// not parse is logged and the switches stay as they were.
-    pub async fn watch(self, file: PathBuf, defaults: Switches, interval: Duration, shutdown: CancellationToken) {
-        let mut seen: Option<SystemTime> = None;
-        loop {
-            let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
-            if modified != seen {
-                seen = modified;
-                match load_switches(&file, defaults) {
-                    Ok(switches) => self.set(switches),
-                    Err(error) => tracing::error!(file = %file.display(), %error, "switches file ignored"),
-                }
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(interval) => {}
+        match self.take(user_id, &switches).await {
+            Ok(1) => Ok(()),
+            Ok(0) => Err(Refusal::RateLimited),
+            Ok(_) => Err(Refusal::Blocked),
+            Err(error) => {
+                tracing::warn!(%error, "rate limit unavailable (Redis); the draw goes on");
+                metrics::counter!("bm_rate_limit_errors_total").increment(1);
+                Ok(())
             }
         }
     }
-}
 
-/// The switches of `file` over `defaults`; a missing file means the defaults.
-pub fn load_switches(file: &std::path::Path, defaults: Switches) -> Result<Switches, String> {
-    if !file.exists() {
-        return Ok(defaults);
-    }
-    Figment::from(Serialized::defaults(defaults)).merge(Yaml::file(file)).extract().map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn degrade_refuses_everyone() {
-        let protection = Protection::new(Switches { degrade: true, ..Switches::default() });
-        assert_eq!(protection.admit("u", Instant::now()), Err(Refusal::Degraded));
-    }
-
-    #[test]
-    fn token_bucket_per_user_refills_with_time() {
-        let protection = Protection::new(Switches { degrade: false, rate_limit_per_second: 1.0, rate_limit_burst: 2 });
-        let start = Instant::now();
-        assert_eq!(protection.admit("a", start), Ok(()));
-        assert_eq!(protection.admit("a", start), Ok(()));
-        assert_eq!(protection.admit("a", start), Err(Refusal::RateLimited));
-        assert_eq!(protection.admit("b", start), Ok(()), "buckets are per user");
-        assert_eq!(protection.admit("a", start + Duration::from_millis(1100)), Ok(()), "one token a second");
-        assert_eq!(protection.admit("a", start + Duration::from_millis(1200)), Err(Refusal::RateLimited));
-    }
-
-    #[test]
-    fn no_limit_by_default() {
-        let protection = Protection::new(Switches::default());
-        for _ in 0..1000 {
-            assert_eq!(protection.admit("u", Instant::now()), Ok(()));
-        }
-    }
-
-    #[test]
-    fn switches_file_overrides_defaults_and_bad_files_are_refused() {
-        let dir = std::env::temp_dir().join(format!("bm-switches-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("switches.yaml");
-        assert_eq!(load_switches(&file, Switches::default()), Ok(Switches::default()), "no file: defaults");
-        std::fs::write(&file, "degrade: true\n").unwrap();
-        assert!(load_switches(&file, Switches::default()).unwrap().degrade);
-        std::fs::write(&file, "degrade: perhaps\n").unwrap();
-        assert!(load_switches(&file, Switches::default()).is_err());
-        std::fs::write(&file, "degrad: true\n").unwrap();
-        assert!(load_switches(&file, Switches::default()).is_err(), "a typo is refused, not ignored");
-        std::fs::remove_dir_all(&dir).unwrap();
+    async fn take(&self, user_id: &str, switches: &Switches) -> Result<i64, String> {
+        // One hash tag per user: the three keys live in one Redis Cluster slot.
+        let key = |kind: &str| format!("{}{{{user_id}}}:{kind}", self.prefix);
+        let mut connection = self.redis.get().await.map_err(|e| e.to_string())?;
+        self.admit
+            .key(key("bucket"))
+            .key(key("strikes"))
+            .key(key("block"))
+            .arg(switches.rate_limit_per_second)
+            .arg(switches.rate_limit_burst.max(1))
+            .arg(switches.rate_limit_block_after)
+            .arg(u64::from(switches.rate_limit_block_seconds) * 1000)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

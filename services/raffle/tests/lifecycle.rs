@@ -1,16 +1,26 @@
 //! Black-box: the `raffle` binary starts, serves, and stops as every binary must.
 
-use bm_testkit::lifecycle::{check_refuses_config, check_serves_and_stops};
+use bm_testkit::{
+    TestInfra,
+    lifecycle::{check_refuses_config, check_serves_all_and_stops},
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_raffle");
 
-fn env() -> Vec<(String, String)> {
-    vec![("BM_SHUTDOWN__DRAIN_DELAY_MS".into(), "100".into())]
+#[tokio::test]
+async fn serves_contract_health_and_reflection_then_stops_on_sigterm() {
+    let infra = TestInfra::new(None).await;
+    check_serves_all_and_stops(
+        BINARY,
+        &["bigmarket.raffle.v1.RaffleService", "bigmarket.admin.v1.AdminService"],
+        &infra.messaging_env(),
+    )
+    .await;
 }
 
 #[tokio::test]
-async fn serves_contract_health_and_reflection_then_stops_on_sigterm() {
-    check_serves_and_stops(BINARY, "bigmarket.raffle.v1.RaffleService", &env()).await;
+async fn a_bad_switch_default_is_refused_naming_the_setting() {
+    check_refuses_config(BINARY, &[("BM_SERVICE__RATE_LIMIT_BURST".into(), "0".into())], "service.rate_limit_burst");
 }
 
 #[tokio::test]

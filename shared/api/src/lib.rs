@@ -16,6 +16,13 @@ pub mod bigmarket {
             tonic::include_proto!("bigmarket.raffle.v1");
         }
     }
+    /// `bigmarket.admin.v1`: the operators' console on the orchestrator's port.
+    pub mod admin {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("bigmarket.admin.v1");
+        }
+    }
     /// `bigmarket.strategy.v1`: strategy-draw.
     pub mod strategy {
         /// Version 1.
@@ -39,7 +46,9 @@ pub mod bigmarket {
     }
 }
 
-pub use bigmarket::{activity::v1 as activity, award::v1 as award, raffle::v1 as raffle, strategy::v1 as strategy};
+pub use bigmarket::{
+    activity::v1 as activity, admin::v1 as admin, award::v1 as award, raffle::v1 as raffle, strategy::v1 as strategy,
+};
 
 /// The encoded `FileDescriptorSet` of every big-market proto (with imports), for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("bigmarket_descriptor");

@@ -125,8 +125,15 @@ impl TestInfra {
 
     /// The `BM_*` variables that point a service binary at this slice.
     pub fn service_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![("BM_DATABASE__URL".to_owned(), self.database_url.clone())];
+        env.extend(self.messaging_env());
+        env
+    }
+
+    /// The `BM_REDIS__*` and `BM_NATS__*` variables of this slice (what the orchestrator,
+    /// which has no database, takes).
+    pub fn messaging_env(&self) -> Vec<(String, String)> {
         [
-            ("BM_DATABASE__URL", self.database_url.clone()),
             ("BM_REDIS__URL", redis_url()),
             ("BM_REDIS__KEY_PREFIX", self.redis_prefix.clone()),
             ("BM_NATS__URL", nats_url()),
@@ -160,7 +167,7 @@ impl TestInfra {
         }
         if let Ok(client) = async_nats::connect(nats_url()).await {
             let jetstream = async_nats::jetstream::new(client);
-            for service in ["STRATEGY", "ACTIVITY", "AWARD"] {
+            for service in ["STRATEGY", "ACTIVITY", "AWARD", "CONTROL"] {
                 let name = format!("{}_{service}", self.stream_prefix);
                 if jetstream.get_stream(&name).await.is_ok() {
                     drop_result(jetstream.delete_stream(&name).await, "stream");

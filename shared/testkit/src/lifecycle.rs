@@ -9,16 +9,21 @@ use crate::ServiceProcess;
 /// Starts `binary`, checks health and reflection (v1 and v1alpha) list `service_name`,
 /// then sends SIGTERM and expects exit code 0 within a few seconds.
 pub async fn check_serves_and_stops(binary: &str, service_name: &str, env: &[(String, String)]) {
+    check_serves_all_and_stops(binary, &[service_name], env).await;
+}
+
+/// [`check_serves_and_stops`] for a binary serving several contracts (`service_names`).
+pub async fn check_serves_all_and_stops(binary: &str, service_names: &[&str], env: &[(String, String)]) {
     let mut process = ServiceProcess::spawn(binary, env).await;
     for services in [
         crate::list_services(process.channel().await).await,
         crate::list_services_v1alpha(process.channel().await).await,
     ] {
-        for expected in [service_name, "grpc.health.v1.Health"] {
+        for expected in service_names.iter().chain(&["grpc.health.v1.Health"]) {
             assert!(services.iter().any(|s| s == expected), "{expected} missing from {services:?}");
         }
         assert!(
-            !services.iter().any(|s| s.starts_with("bigmarket.") && s != service_name),
+            !services.iter().any(|s| s.starts_with("bigmarket.") && !service_names.contains(&s.as_str())),
             "only this binary's contract is advertised: {services:?}"
         );
     }

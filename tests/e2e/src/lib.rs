@@ -141,12 +141,7 @@ impl Cluster {
             async { Node::start("activity", &migrator("activity").await, &demo("activity"), &fast, backends).await },
             async { Node::start("award", &migrator("award").await, &demo("award"), &award_fast, backends).await },
         );
-        let mut env: Vec<(String, String)> = vec![
-            ("BM_DOWNSTREAM__STRATEGY_URL".into(), strategy.process.endpoint()),
-            ("BM_DOWNSTREAM__ACTIVITY_URL".into(), activity.process.endpoint()),
-            ("BM_DOWNSTREAM__AWARD_URL".into(), award.process.endpoint()),
-            ("BM_SHUTDOWN__DRAIN_DELAY_MS".into(), "100".into()),
-        ];
+        let mut env = raffle_base_env(&strategy.process, &activity.process, &award.process, &strategy.env);
         for (key, value) in raffle_env {
             env = with_env(&env, key, value);
         }
@@ -200,18 +195,35 @@ impl Node {
     }
 }
 
-/// Starts an orchestrator in front of the given instances and returns it with a client.
-pub async fn start_raffle(
+/// The orchestrator's settings in front of the given instances, sharing Redis and NATS
+/// (and their prefixes, so the switches) with `slice_env`, a stateful node's settings.
+fn raffle_base_env(
     strategy: &ServiceProcess,
     activity: &ServiceProcess,
     award: &ServiceProcess,
-) -> (ServiceProcess, RaffleServiceClient<Channel>) {
-    let env: Vec<(String, String)> = vec![
+    slice_env: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
         ("BM_DOWNSTREAM__STRATEGY_URL".into(), strategy.endpoint()),
         ("BM_DOWNSTREAM__ACTIVITY_URL".into(), activity.endpoint()),
         ("BM_DOWNSTREAM__AWARD_URL".into(), award.endpoint()),
         ("BM_SHUTDOWN__DRAIN_DELAY_MS".into(), "100".into()),
     ];
+    env.extend(
+        slice_env.iter().filter(|(key, _)| key.starts_with("BM_REDIS__") || key.starts_with("BM_NATS__")).cloned(),
+    );
+    env
+}
+
+/// Starts an orchestrator in front of the given instances, sharing the switches of
+/// `slice_env` (a stateful node's settings), and returns it with a client.
+pub async fn start_raffle(
+    strategy: &ServiceProcess,
+    activity: &ServiceProcess,
+    award: &ServiceProcess,
+    slice_env: &[(String, String)],
+) -> (ServiceProcess, RaffleServiceClient<Channel>) {
+    let env = raffle_base_env(strategy, activity, award, slice_env);
     let raffle = ServiceProcess::spawn(&workspace_binary("raffle"), &env).await;
     let client = RaffleServiceClient::new(raffle.channel().await);
     (raffle, client)

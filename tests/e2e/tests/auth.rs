@@ -84,13 +84,21 @@ async fn callers_need_a_known_token_and_may_call_only_their_methods() {
 
     // An orchestrator holding the wrong internal token is a deployment fault: its callers
     // get UNAVAILABLE, not a 0008 that would blame their own (valid) token.
-    let env: Vec<(String, String)> = vec![
+    let mut env: Vec<(String, String)> = vec![
         ("BM_DOWNSTREAM__STRATEGY_URL".into(), cluster.strategy.process.endpoint()),
         ("BM_DOWNSTREAM__ACTIVITY_URL".into(), cluster.activity.process.endpoint()),
         ("BM_DOWNSTREAM__AWARD_URL".into(), cluster.award.process.endpoint()),
         ("BM_AUTH__INTERNAL_TOKEN".into(), "not-the-internal-secret".into()),
         ("BM_AUTH__CALLERS_FILE".into(), callers_file.clone()),
     ];
+    env.extend(
+        cluster
+            .strategy
+            .env()
+            .iter()
+            .filter(|(k, _)| k.starts_with("BM_REDIS__") || k.starts_with("BM_NATS__"))
+            .cloned(),
+    );
     let misconfigured = ServiceProcess::spawn(&workspace_binary("raffle"), &env).await;
     let mut other = bm_api::raffle::raffle_service_client::RaffleServiceClient::new(misconfigured.channel().await);
     let status = other.draw(with_token(draw(), "shop-token-1")).await.unwrap_err();

@@ -304,31 +304,3 @@ async fn a_stopped_downstream_is_unavailable_and_everything_recovers_when_it_ret
     assert_eq!(account(&cluster, "outage").await.total_count_surplus, 4);
     assert_eq!(records(&cluster, "outage").await[0].order_id, drawn.order_id);
 }
-
-#[tokio::test]
-async fn the_degrade_switch_and_the_rate_limit_change_at_run_time() {
-    let dir = std::env::temp_dir().join(format!("bm-e2e-switches-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("switches.yaml");
-    std::fs::write(&file, "degrade: false\n").unwrap();
-    let path = file.to_string_lossy().into_owned();
-    let cluster =
-        Cluster::start(&[("BM_SERVICE__SWITCHES_FILE", &path), ("BM_SERVICE__SWITCHES_POLL_MS", "100")]).await;
-    ready(&cluster).await;
-    recharge(&cluster, "ops", 9012, "s").await;
-    draw(&cluster, "ops", "").await.unwrap();
-
-    std::fs::write(&file, "degrade: true\n").unwrap();
-    eventually("degraded", || async {
-        draw(&cluster, "ops", "").await.err().is_some_and(|s| code(&s) == (Code::Unavailable, Some("0004")))
-    })
-    .await;
-    std::fs::write(&file, "degrade: false\nrate_limit_per_second: 0.001\nrate_limit_burst: 1\n").unwrap();
-    eventually("limited", || async {
-        draw(&cluster, "ops", "").await.err().is_some_and(|s| code(&s) == (Code::ResourceExhausted, Some("0005")))
-    })
-    .await;
-    std::fs::write(&file, "degrade: false\n").unwrap();
-    eventually("back to normal", || async { draw(&cluster, "ops", "").await.is_ok() }).await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}

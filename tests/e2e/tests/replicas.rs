@@ -171,7 +171,7 @@ async fn two_replicas_of_every_service_draw_without_overselling_and_sync_stock_t
     let cluster = Cluster::start(&[]).await;
     let (strategy_b, activity_b, award_b) =
         tokio::join!(cluster.strategy.replica(), cluster.activity.replica(), cluster.award.replica());
-    let (_raffle_b, client_b) = start_raffle(&strategy_b, &activity_b, &award_b).await;
+    let (_raffle_b, client_b) = start_raffle(&strategy_b, &activity_b, &award_b, cluster.strategy.env()).await;
     let clients = [cluster.client.clone(), client_b];
 
     // Armory through instance A only: the B replicas find the activity and the strategy in Redis.

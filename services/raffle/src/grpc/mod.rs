@@ -1,7 +1,7 @@
 //! gRPC edge of `bigmarket.raffle.v1.RaffleService`: validation, protection, and the
 //! composition of the three services (ARCHITECTURE.md §4).
 
-use std::{sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use bm_api::{
     activity as activity_pb, award as award_pb,
@@ -122,13 +122,19 @@ impl RaffleService for RaffleHandler {
         let span = tracing::Span::current();
         span.record("user_id", user_id.as_str());
         span.record("activity_id", activity_id);
-        match self.protection.admit(user_id.as_str(), Instant::now()) {
+        match self.protection.admit(user_id.as_str()).await {
             Ok(()) => {}
             Err(Refusal::Degraded) => {
                 return Err(to_status(ErrorCode::DegradeSwitch, "draws are switched off (degraded)"));
             }
             Err(Refusal::RateLimited) => {
                 return Err(to_status(ErrorCode::RateLimiter, "too many draws for this user, slow down"));
+            }
+            Err(Refusal::Blocked) => {
+                return Err(to_status(
+                    ErrorCode::RateLimiter,
+                    "this user is blocked for a while after drawing too fast too often",
+                ));
             }
         }
         // 1. Partake: deducts quota or returns the unused order (safe to retry: a repeat
