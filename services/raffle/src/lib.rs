@@ -147,7 +147,8 @@ impl ServiceSettings for Settings {
     }
 }
 
-/// Runs `command`. The orchestrator has no database: `migrate` and `seed` do nothing.
+/// Runs `command`. The orchestrator has no database: `migrate`, `seed` and `reset-demo` do
+/// nothing.
 pub async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
     if command != Command::Serve {
         tracing::info!(?command, "the orchestrator owns no database; nothing to do");
