@@ -3,13 +3,16 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: up down status logs test lint proto-check verify grpcurl infra build fmt bench-strategy check-invariants chaos fuzz images local-images compose-test k8s-check k8s-smoke
+.PHONY: up down reset-demo status logs test lint proto-check verify grpcurl infra build fmt bench-strategy check-invariants chaos fuzz images local-images compose-test k8s-check k8s-smoke
 
 up: ## infra → release build → migrate + demo data → start the four services → wait SERVING
 	./deploy/local/up.sh
 
 down: ## stop exactly the processes `make up` started
 	./deploy/local/down.sh
+
+reset-demo: ## running system only: WIPES every user's rows and Redis stock keys, restores the demo data, re-armories (docs/operations.md)
+	./deploy/local/reset-demo.sh
 
 status: ## pid, port and health of each service
 	./deploy/local/status.sh

@@ -13,7 +13,8 @@ use std::{sync::Arc, time::Duration};
 
 use bm_api::activity::activity_service_server::ActivityServiceServer;
 use bm_server::{
-    Backends, Command, ConfigError, GrpcServer, ServiceDefaults, StartupError, StatefulSettings, run_database_command,
+    Backends, Command, ConfigError, DemoData, GrpcServer, ServiceDefaults, StartupError, StatefulSettings,
+    run_database_command,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,9 @@ use crate::{
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The demo data loaded by `activity seed` (idempotent).
 pub const DEMO_DATA: &str = include_str!("../seed/demo.sql");
+/// The demo data, what `activity reset-demo` runs before it, and the Redis keys it deletes.
+pub const DEMO: DemoData =
+    DemoData { seed: DEMO_DATA, reset: include_str!("../seed/reset.sql"), redis_namespace: Some("activity:") };
 
 /// What only activity-quota configures (`BM_SERVICE__…`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,7 +84,7 @@ pub type Settings = StatefulSettings<ActivityOptions>;
 
 /// Runs `command`.
 pub async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
-    if run_database_command(command, &settings.database, &MIGRATOR, DEMO_DATA).await? {
+    if run_database_command(command, &settings.database, &settings.redis, &MIGRATOR, &DEMO).await? {
         return Ok(());
     }
     let backends =

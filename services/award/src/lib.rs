@@ -15,7 +15,8 @@ use std::{sync::Arc, time::Duration};
 
 use bm_api::award::award_service_server::AwardServiceServer;
 use bm_server::{
-    Backends, Command, ConfigError, GrpcServer, ServiceDefaults, StartupError, StatefulSettings, run_database_command,
+    Backends, Command, ConfigError, DemoData, GrpcServer, ServiceDefaults, StartupError, StatefulSettings,
+    run_database_command,
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,9 @@ use crate::{
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The demo data loaded by `award seed` (idempotent).
 pub const DEMO_DATA: &str = include_str!("../seed/demo.sql");
+/// The demo data, what `award reset-demo` runs before it, and the Redis keys it deletes.
+pub const DEMO: DemoData =
+    DemoData { seed: DEMO_DATA, reset: include_str!("../seed/reset.sql"), redis_namespace: None };
 
 /// What only the award service configures (`BM_SERVICE__…`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,7 +118,7 @@ pub type Settings = StatefulSettings<AwardOptions>;
 
 /// Runs `command`.
 pub async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
-    if run_database_command(command, &settings.database, &MIGRATOR, DEMO_DATA).await? {
+    if run_database_command(command, &settings.database, &settings.redis, &MIGRATOR, &DEMO).await? {
         return Ok(());
     }
     let backends = Backends::connect("award", &settings.database, &settings.redis, &settings.nats, &MIGRATOR).await?;

@@ -161,7 +161,8 @@ impl ServiceSettings for Settings {
 /// The services on the orchestrator's port (what a caller's `methods` may name).
 pub const SERVED: [&str; 2] = [grpc::SERVICE_NAME, admin::SERVICE_NAME];
 
-/// Runs `command`. The orchestrator has no database: `migrate` and `seed` do nothing.
+/// Runs `command`. The orchestrator has no database: `migrate`, `seed` and `reset-demo` do
+/// nothing.
 pub async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
     if command != Command::Serve {
         tracing::info!(?command, "the orchestrator owns no database; nothing to do");

@@ -14,7 +14,8 @@ use std::{sync::Arc, time::Duration};
 
 use bm_api::strategy::strategy_service_server::StrategyServiceServer;
 use bm_server::{
-    Backends, Command, ConfigError, GrpcServer, ServiceDefaults, StartupError, StatefulSettings, run_database_command,
+    Backends, Command, ConfigError, DemoData, GrpcServer, ServiceDefaults, StartupError, StatefulSettings,
+    run_database_command,
 };
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,9 @@ use crate::{
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The demo data loaded by `strategy seed` (idempotent).
 pub const DEMO_DATA: &str = include_str!("../seed/demo.sql");
+/// The demo data, what `strategy reset-demo` runs before it, and the Redis keys it deletes.
+pub const DEMO: DemoData =
+    DemoData { seed: DEMO_DATA, reset: include_str!("../seed/reset.sql"), redis_namespace: Some("strategy:") };
 
 /// What only strategy-draw configures (`BM_SERVICE__…`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,7 +99,7 @@ pub type Settings = StatefulSettings<StrategyOptions>;
 
 /// Runs `command`.
 pub async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
-    if run_database_command(command, &settings.database, &MIGRATOR, DEMO_DATA).await? {
+    if run_database_command(command, &settings.database, &settings.redis, &MIGRATOR, &DEMO).await? {
         return Ok(());
     }
     let backends =

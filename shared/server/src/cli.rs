@@ -1,5 +1,5 @@
-//! The binaries' command line: `<binary> [serve|migrate|seed]`. Everything else is
-//! configuration (`BM_CONFIG` file and `BM_*` environment variables).
+//! The binaries' command line: `<binary> [serve|migrate|seed|reset-demo]`. Everything else
+//! is configuration (`BM_CONFIG` file and `BM_*` environment variables).
 
 use std::fmt;
 
@@ -12,6 +12,10 @@ pub enum Command {
     Migrate,
     /// Apply the migrations, load the demo data (idempotent) and exit.
     Seed,
+    /// Apply the migrations, put the demo data back to its initial state (deletes every
+    /// user's rows and the service's Redis keys; refuses a database that holds more than
+    /// the demo configuration) and exit. docs/operations.md, "Resetting the demo".
+    ResetDemo,
 }
 
 /// An unknown argument.
@@ -22,7 +26,8 @@ impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown argument {:?}; usage: <binary> [serve|migrate|seed] (configuration comes from BM_CONFIG and BM_* variables)",
+            "unknown argument {:?}; usage: <binary> [serve|migrate|seed|reset-demo] \
+             (configuration comes from BM_CONFIG and BM_* variables)",
             self.0
         )
     }
@@ -37,6 +42,7 @@ impl Command {
             None | Some("serve") => Self::Serve,
             Some("migrate") => Self::Migrate,
             Some("seed") => Self::Seed,
+            Some("reset-demo") => Self::ResetDemo,
             Some(other) => return Err(UsageError(other.to_owned())),
         };
         match args.next() {
@@ -60,7 +66,16 @@ mod tests {
         assert_eq!(parse(&["serve"]), Ok(Command::Serve));
         assert_eq!(parse(&["migrate"]), Ok(Command::Migrate));
         assert_eq!(parse(&["seed"]), Ok(Command::Seed));
+        assert_eq!(parse(&["reset-demo"]), Ok(Command::ResetDemo));
+        assert_eq!(parse(&["reset_demo"]), Err(UsageError("reset_demo".into())));
+        assert_eq!(parse(&["reset-demo", "--yes"]), Err(UsageError("--yes".into())));
         assert_eq!(parse(&["--port"]), Err(UsageError("--port".into())));
         assert_eq!(parse(&["seed", "x"]), Err(UsageError("x".into())));
+    }
+
+    #[test]
+    fn usage_names_every_command() {
+        let usage = UsageError("x".into()).to_string();
+        assert!(usage.contains("[serve|migrate|seed|reset-demo]"), "{usage}");
     }
 }

@@ -44,6 +44,25 @@ pub enum StartupError {
         #[source]
         source: sqlx::Error,
     },
+    /// `reset-demo` could not reset the database (or refused to: not a demo database).
+    #[error("database: resetting the demo data failed on {url}")]
+    ResetDemo {
+        /// The redacted URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// `reset-demo` could not delete the service's Redis keys.
+    #[error("redis.url: deleting the keys {pattern} failed at {url}: {reason}")]
+    RedisReset {
+        /// The redacted URL.
+        url: String,
+        /// The SCAN pattern.
+        pattern: String,
+        /// The error.
+        reason: String,
+    },
     /// Redis could not be reached.
     #[error("redis.url: cannot connect to {url} after {attempts} attempts: {reason}")]
     Redis {
@@ -306,21 +325,42 @@ impl Backends {
     }
 }
 
-/// Handles `migrate` and `seed`: connects, migrates, loads `demo_data` for `seed`.
-/// Returns `false` for `serve`, which the caller handles.
+/// Handles `migrate`, `seed` and `reset-demo`: connects, migrates, then loads the demo data
+/// (`seed`) or puts it back to its initial state (`reset-demo`, which also deletes the
+/// service's Redis keys and prints what it did). Returns `false` for `serve`, which the
+/// caller handles.
 pub async fn run_database_command(
     command: crate::Command,
     database: &DatabaseSettings,
+    redis: &RedisSettings,
     migrator: &Migrator,
-    demo_data: &'static str,
+    demo: &crate::DemoData,
 ) -> Result<bool, StartupError> {
     if command == crate::Command::Serve {
         return Ok(false);
     }
     let pool = connect_and_migrate(database, migrator).await?;
-    if command == crate::Command::Seed {
-        seed(&pool, database, demo_data).await?;
-    }
+    let done = match command {
+        crate::Command::Seed => seed(&pool, database, demo.seed).await,
+        crate::Command::ResetDemo => crate::demo::reset(&pool, database, redis, demo).await.map(|report| {
+            let keys = demo.redis_namespace.map_or_else(
+                || "it keeps no redis keys".to_owned(),
+                |namespace| format!("{} redis keys under {}{namespace} deleted", report.redis_keys, redis.key_prefix),
+            );
+            #[expect(
+                clippy::print_stdout,
+                reason = "the command's report to the operator (deploy/local/reset-demo.sh)"
+            )]
+            {
+                println!(
+                    "demo data reset on {}: {} rows deleted or restored, demo data re-applied; {keys}",
+                    database.redacted_url(),
+                    report.rows
+                );
+            }
+        }),
+        crate::Command::Serve | crate::Command::Migrate => Ok(()),
+    };
     pool.close().await;
-    Ok(true)
+    done.map(|()| true)
 }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod events;
 pub mod infra;
 pub mod lifecycle;
@@ -23,6 +24,7 @@ pub use config::{
     ConfigError, DatabaseSettings, GrpcSettings, LogFormat, LogSettings, NatsSettings, RedisSettings, ServiceDefaults,
     ShutdownSettings, StatefulSettings, Validate, load,
 };
+pub use demo::DemoData;
 pub use infra::{Backends, StartupError, run_database_command};
 pub use lifecycle::{GrpcServer, HealthCheck};
 pub use main_support::{ServiceSettings, run_binary};

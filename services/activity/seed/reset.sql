@@ -1,0 +1,30 @@
+-- `activity reset-demo` (docs/operations.md, "Resetting the demo"): runs before demo.sql, in
+-- one transaction with it. Refuses a database that holds more than the demo activities and
+-- skus, then deletes every user's quota accounts, recharge orders, raffle orders, request ids
+-- and parked messages, and puts sku stock back to its opening (with no recharge order, the
+-- live counter is stock_opening: ARCHITECTURE.md §8.7).
+
+DO $$
+DECLARE
+    other BIGINT;
+BEGIN
+    SELECT activity_id INTO other FROM raffle_activity WHERE activity_id NOT IN (100301, 100401) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'reset-demo refuses: activity % is not demo data, so this is not a demo database', other;
+    END IF;
+    SELECT sku INTO other FROM raffle_activity_sku
+     WHERE sku NOT IN (9011, 9012, 9013, 9014, 9901, 9902, 9903) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'reset-demo refuses: sku % is not demo data, so this is not a demo database', other;
+    END IF;
+END $$;
+
+DELETE FROM raffle_request;
+DELETE FROM user_raffle_order;
+DELETE FROM raffle_activity_account_day;
+DELETE FROM raffle_activity_account_month;
+DELETE FROM raffle_activity_account;
+DELETE FROM raffle_activity_order;
+DELETE FROM parked_message;
+UPDATE raffle_activity_sku SET stock_count_surplus = stock_opening, updated_at = now()
+ WHERE stock_count_surplus <> stock_opening;
