@@ -2,9 +2,10 @@
 //! descriptor set that the servers register for reflection.
 use std::{env, path::PathBuf};
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     "bigmarket/raffle/v1/raffle.proto",
     "bigmarket/admin/v1/admin.proto",
+    "bigmarket/ops/v1/ops.proto",
     "bigmarket/strategy/v1/strategy.proto",
     "bigmarket/activity/v1/activity.proto",
     "bigmarket/award/v1/award.proto",

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod ops;
 pub mod storage;
 pub mod usecase;
 pub mod workers;
@@ -138,6 +139,10 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         .await?
         .with_metrics(&settings.metrics)?
         .with_auth(settings.auth.internal_policy())
+        .with_ops(
+            backends.pool.clone(),
+            Arc::new(ops::AwardOps::new(AwardStore::new(backends.pool.clone()), Arc::new(bm_kernel::SystemClock))),
+        )
         .health_checks(backends.health_checks());
     let shutdown = server.shutdown_token();
     server.tracker().spawn(workers::relay_outbox(

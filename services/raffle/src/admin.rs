@@ -3,13 +3,19 @@
 
 use std::time::Duration;
 
-use bm_api::admin::{self as pb, admin_service_server::AdminService};
+use bm_api::{
+    admin::{self as pb, admin_service_server::AdminService},
+    ops as ops_pb,
+};
 use bm_kernel::Clock;
 use bm_server::auth::Caller;
 use bm_status::{invalid_argument, unavailable};
 use tonic::{Request, Response, Status};
 
-use crate::switches::{Board, Change, DEFINITIONS, Definition, SwitchStore};
+use crate::{
+    downstream::{Downstream, idempotent, once},
+    switches::{Board, Change, DEFINITIONS, Definition, SwitchStore},
+};
 
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.admin.v1.AdminService";
@@ -22,13 +28,39 @@ const APPLY_WAIT: Duration = Duration::from_secs(3);
 pub struct AdminHandler {
     board: Board,
     store: SwitchStore,
+    downstream: Downstream,
     clock: std::sync::Arc<dyn Clock>,
 }
 
 impl AdminHandler {
-    /// A console over the switch `board` and its `store`.
-    pub fn new(board: Board, store: SwitchStore, clock: std::sync::Arc<dyn Clock>) -> Self {
-        Self { board, store, clock }
+    /// A console over the switch `board` and its `store`, and the services of `downstream`.
+    pub fn new(board: Board, store: SwitchStore, downstream: Downstream, clock: std::sync::Arc<dyn Clock>) -> Self {
+        Self { board, store, downstream, clock }
+    }
+
+    /// The ops clients of `service` (one name), or of every service (empty).
+    fn ops(&self, service: &str) -> Result<Vec<(&'static str, OpsClient)>, Status> {
+        if service.is_empty() {
+            return Ok(self.downstream.ops.to_vec());
+        }
+        self.downstream
+            .ops
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|one| vec![one.clone()])
+            .ok_or_else(|| invalid_argument("service", format!("{service:?} is not strategy, activity or award")))
+    }
+}
+
+type OpsClient = ops_pb::ops_service_client::OpsServiceClient<crate::downstream::AuthChannel>;
+
+/// What a retry or discard is about: one message of one service, or all (of one or every
+/// service).
+fn parked_target(service: &str, id: i64, all: bool) -> Result<(i64, bool), Status> {
+    match (id, all) {
+        (id, false) if id > 0 && !service.is_empty() => Ok((id, false)),
+        (0, true) => Ok((0, true)),
+        _ => Err(invalid_argument("id", "give service and id > 0, or all = true (service empty = every service)")),
     }
 }
 
@@ -134,5 +166,88 @@ impl AdminService for AdminHandler {
         };
         let changes = self.store.history(name, limit).await.map_err(|e| unavailable("nats", &e))?;
         Ok(Response::new(pb::ListSwitchChangesResponse { changes: changes.into_iter().map(change_to_pb).collect() }))
+    }
+
+    async fn list_parked_messages(
+        &self,
+        request: Request<pb::ListParkedMessagesRequest>,
+    ) -> Result<Response<pb::ListParkedMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let (mut messages, mut total) = (Vec::new(), 0);
+        for (service, client) in self.ops(&request.service)? {
+            let listed = idempotent(service, || {
+                call!(client, list_parked_messages, ops_pb::ListParkedMessagesRequest { limit: request.limit })
+            })
+            .await?;
+            total += listed.total;
+            messages.extend(listed.messages.into_iter().map(|m| pb::ParkedMessage {
+                service: service.to_owned(),
+                id: m.id,
+                subject: m.subject,
+                payload: m.payload,
+                error: m.error,
+                deliveries: m.deliveries,
+                parked_at: m.parked_at,
+            }));
+        }
+        Ok(Response::new(pb::ListParkedMessagesResponse { messages, total }))
+    }
+
+    #[tracing::instrument(name = "admin.retry_parked", skip_all, fields(caller))]
+    async fn retry_parked_messages(
+        &self,
+        request: Request<pb::RetryParkedMessagesRequest>,
+    ) -> Result<Response<pb::RetryParkedMessagesResponse>, Status> {
+        tracing::Span::current().record("caller", Caller::of(&request));
+        let request = request.into_inner();
+        let (id, all) = parked_target(&request.service, request.id, request.all)?;
+        let mut retried = 0;
+        for (service, client) in self.ops(&request.service)? {
+            // Not retried automatically: a re-drive is done once, by the operator's word.
+            retried +=
+                once(service, call!(client, retry_parked_messages, ops_pb::RetryParkedMessagesRequest { id, all }))
+                    .await?
+                    .retried;
+        }
+        tracing::warn!(service = %request.service, id, all, retried, "parked messages re-driven");
+        Ok(Response::new(pb::RetryParkedMessagesResponse { retried }))
+    }
+
+    #[tracing::instrument(name = "admin.discard_parked", skip_all, fields(caller))]
+    async fn discard_parked_messages(
+        &self,
+        request: Request<pb::DiscardParkedMessagesRequest>,
+    ) -> Result<Response<pb::DiscardParkedMessagesResponse>, Status> {
+        tracing::Span::current().record("caller", Caller::of(&request));
+        let request = request.into_inner();
+        let (id, all) = parked_target(&request.service, request.id, request.all)?;
+        let mut discarded = 0;
+        for (service, client) in self.ops(&request.service)? {
+            discarded +=
+                once(service, call!(client, discard_parked_messages, ops_pb::DiscardParkedMessagesRequest { id, all }))
+                    .await?
+                    .discarded;
+        }
+        tracing::warn!(service = %request.service, id, all, discarded, "parked messages discarded");
+        Ok(Response::new(pb::DiscardParkedMessagesResponse { discarded }))
+    }
+
+    async fn get_outbox_backlog(
+        &self,
+        _request: Request<pb::GetOutboxBacklogRequest>,
+    ) -> Result<Response<pb::GetOutboxBacklogResponse>, Status> {
+        let mut backlogs = Vec::new();
+        for (service, client) in self.ops("")? {
+            let backlog =
+                idempotent(service, || call!(client, get_outbox_backlog, ops_pb::GetOutboxBacklogRequest {})).await?;
+            if backlog.has_outbox {
+                backlogs.push(pb::OutboxBacklog {
+                    service: service.to_owned(),
+                    pending: backlog.pending,
+                    oldest_pending_seconds: backlog.oldest_pending_seconds,
+                });
+            }
+        }
+        Ok(Response::new(pb::GetOutboxBacklogResponse { backlogs }))
     }
 }

@@ -6,7 +6,7 @@ use std::{future::Future, time::Duration};
 
 use bm_api::{
     activity::activity_service_client::ActivityServiceClient, award::award_service_client::AwardServiceClient,
-    strategy::strategy_service_client::StrategyServiceClient,
+    ops::ops_service_client::OpsServiceClient, strategy::strategy_service_client::StrategyServiceClient,
 };
 use tonic::{
     Code, Status,
@@ -16,6 +16,16 @@ use tonic::{
 };
 
 use crate::DownstreamSettings;
+
+/// A call on a clone of a client, as an owned future (so it can be retried), carrying the
+/// current span's trace context.
+macro_rules! call {
+    ($client:expr, $method:ident, $request:expr) => {{
+        let mut client = $client.clone();
+        let request = $request;
+        async move { client.$method(bm_server::trace_context::traced(request)).await }
+    }};
+}
 
 /// Attempts of an idempotent call when the downstream is unreachable.
 const ATTEMPTS: u32 = 3;
@@ -51,6 +61,8 @@ pub struct Downstream {
     pub activity: ActivityServiceClient<AuthChannel>,
     /// award.
     pub award: AwardServiceClient<AuthChannel>,
+    /// The operators' calls of each stateful service, by name (`strategy`, `activity`, `award`).
+    pub ops: [(&'static str, OpsServiceClient<AuthChannel>); 3],
 }
 
 fn channel(url: &str, timeout: Duration) -> Result<Channel, tonic::transport::Error> {
@@ -72,10 +84,18 @@ impl Downstream {
     ) -> Result<Self, tonic::transport::Error> {
         let timeout = Duration::from_millis(settings.timeout_ms);
         let token = InternalToken(internal_token);
+        let [strategy, activity, award] = [&settings.strategy_url, &settings.activity_url, &settings.award_url]
+            .map(|url| channel(url, timeout).map(|c| InterceptedService::new(c, token.clone())));
+        let (strategy, activity, award) = (strategy?, activity?, award?);
         Ok(Self {
-            strategy: StrategyServiceClient::with_interceptor(channel(&settings.strategy_url, timeout)?, token.clone()),
-            activity: ActivityServiceClient::with_interceptor(channel(&settings.activity_url, timeout)?, token.clone()),
-            award: AwardServiceClient::with_interceptor(channel(&settings.award_url, timeout)?, token),
+            ops: [
+                ("strategy", OpsServiceClient::new(strategy.clone())),
+                ("activity", OpsServiceClient::new(activity.clone())),
+                ("award", OpsServiceClient::new(award.clone())),
+            ],
+            strategy: StrategyServiceClient::new(strategy),
+            activity: ActivityServiceClient::new(activity),
+            award: AwardServiceClient::new(award),
         })
     }
 }

@@ -2,8 +2,9 @@
 //! user-facing API. It owns no database; it composes strategy-draw, activity-quota and
 //! award over gRPC.
 
-pub mod admin;
+#[macro_use]
 pub mod downstream;
+pub mod admin;
 pub mod grpc;
 pub mod protection;
 pub mod switches;
@@ -198,11 +199,11 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
     server.tracker().spawn(store.clone().follow(board.clone(), server.shutdown_token()));
     let clock: std::sync::Arc<dyn bm_kernel::Clock> = std::sync::Arc::new(bm_kernel::SystemClock);
     let routes = tonic::service::Routes::new(
-        RaffleServiceServer::new(grpc::RaffleHandler::new(downstream, protection))
+        RaffleServiceServer::new(grpc::RaffleHandler::new(downstream.clone(), protection))
             .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
     )
     .add_service(
-        AdminServiceServer::new(admin::AdminHandler::new(board, store, clock))
+        AdminServiceServer::new(admin::AdminHandler::new(board, store, downstream, clock))
             .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
     );
     server.serve(routes).await

@@ -130,6 +130,10 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         .await?
         .with_metrics(&settings.metrics)?
         .with_auth(settings.auth.internal_policy())
+        .with_ops(
+            backends.pool.clone(),
+            Arc::new(bm_server::ops::PublishAgain::new(backends.jetstream.clone(), "strategy")),
+        )
         .health_checks(backends.health_checks());
     let shutdown = server.shutdown_token();
     server.tracker().spawn(workers::sync_stock(

@@ -2,7 +2,7 @@
 
 use bm_testkit::{
     TestInfra,
-    lifecycle::{check_refuses_config, check_serves_and_stops, with_env},
+    lifecycle::{check_refuses_config, check_serves_all_and_stops, with_env},
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_strategy");
@@ -10,7 +10,12 @@ const BINARY: &str = env!("CARGO_BIN_EXE_strategy");
 #[tokio::test]
 async fn serves_contract_health_and_reflection_then_stops_on_sigterm() {
     let infra = TestInfra::new(None).await;
-    check_serves_and_stops(BINARY, "bigmarket.strategy.v1.StrategyService", &infra.service_env()).await;
+    check_serves_all_and_stops(
+        BINARY,
+        &["bigmarket.strategy.v1.StrategyService", "bigmarket.ops.v1.OpsService"],
+        &infra.service_env(),
+    )
+    .await;
 }
 
 #[tokio::test]

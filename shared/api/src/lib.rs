@@ -23,6 +23,13 @@ pub mod bigmarket {
             tonic::include_proto!("bigmarket.admin.v1");
         }
     }
+    /// `bigmarket.ops.v1`: the operators' calls every stateful service serves.
+    pub mod ops {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("bigmarket.ops.v1");
+        }
+    }
     /// `bigmarket.strategy.v1`: strategy-draw.
     pub mod strategy {
         /// Version 1.
@@ -47,7 +54,8 @@ pub mod bigmarket {
 }
 
 pub use bigmarket::{
-    activity::v1 as activity, admin::v1 as admin, award::v1 as award, raffle::v1 as raffle, strategy::v1 as strategy,
+    activity::v1 as activity, admin::v1 as admin, award::v1 as award, ops::v1 as ops, raffle::v1 as raffle,
+    strategy::v1 as strategy,
 };
 
 /// The encoded `FileDescriptorSet` of every big-market proto (with imports), for reflection.

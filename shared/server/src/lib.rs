@@ -11,6 +11,7 @@ pub mod infra;
 pub mod lifecycle;
 pub mod main_support;
 pub mod metrics;
+pub mod ops;
 pub mod telemetry;
 pub mod trace_context;
 

@@ -37,6 +37,7 @@ pub struct GrpcServer {
     service_name: &'static str,
     more_services: Vec<&'static str>,
     auth: crate::auth::Policy,
+    ops: Option<crate::ops::OpsHandler>,
     checks: Vec<(&'static str, HealthCheck)>,
     shutdown_settings: ShutdownSettings,
     shutdown: CancellationToken,
@@ -73,6 +74,7 @@ impl GrpcServer {
             service_name,
             more_services: Vec::new(),
             auth: crate::auth::Policy::Open,
+            ops: None,
             checks: Vec::new(),
             shutdown_settings: shutdown.clone(),
             shutdown: CancellationToken::new(),
@@ -124,6 +126,15 @@ impl GrpcServer {
         self
     }
 
+    /// Also serves `bigmarket.ops.v1.OpsService` (parked messages, outbox backlog) over the
+    /// service's database `pool`, with the service's specifics `ops`.
+    #[must_use]
+    pub fn with_ops(mut self, pool: sqlx::PgPool, ops: std::sync::Arc<dyn crate::ops::ServiceOps>) -> Self {
+        self.ops = Some(crate::ops::OpsHandler::new(pool, ops));
+        self.more_services.push(crate::ops::SERVICE_NAME);
+        self
+    }
+
     /// Also lists `service_name` (another service in the routes) in reflection.
     #[must_use]
     pub fn also_serving(mut self, service_name: &'static str) -> Self {
@@ -145,6 +156,7 @@ impl GrpcServer {
             service_name,
             more_services,
             auth,
+            ops,
             checks,
             shutdown_settings,
             shutdown,
@@ -171,6 +183,13 @@ impl GrpcServer {
         let reflection_v1 = reflection().build_v1().map_err(|e| StartupError::Serve(Box::new(e)))?;
         let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| StartupError::Serve(Box::new(e)))?;
 
+        let routes = match ops {
+            Some(ops) => routes.add_service(
+                bm_api::ops::ops_service_server::OpsServiceServer::new(ops)
+                    .max_decoding_message_size(crate::MAX_REQUEST_BYTES),
+            ),
+            None => routes,
+        };
         let stop_accepting = shutdown.clone();
         let mut server = tokio::spawn(
             tonic::transport::Server::builder()

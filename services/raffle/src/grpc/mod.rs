@@ -17,16 +17,6 @@ use crate::{
     protection::{Protection, Refusal},
 };
 
-/// A call on a clone of a client, as an owned future (so it can be retried), carrying the
-/// current span's trace context.
-macro_rules! call {
-    ($client:expr, $method:ident, $request:expr) => {{
-        let mut client = $client.clone();
-        let request = $request;
-        async move { client.$method(bm_server::trace_context::traced(request)).await }
-    }};
-}
-
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.raffle.v1.RaffleService";
 
