@@ -250,4 +250,16 @@ impl AdminService for AdminHandler {
         }
         Ok(Response::new(pb::GetOutboxBacklogResponse { backlogs }))
     }
+
+    #[tracing::instrument(name = "admin.armory_activity", skip_all, fields(activity_id, caller))]
+    async fn armory_activity(
+        &self,
+        request: Request<pb::ArmoryActivityRequest>,
+    ) -> Result<Response<pb::ArmoryActivityResponse>, Status> {
+        tracing::Span::current().record("caller", Caller::of(&request));
+        let activity_id = crate::grpc::activity_id(request.into_inner().activity_id)?;
+        tracing::Span::current().record("activity_id", activity_id);
+        let strategy_id = crate::grpc::armory_activity(&self.downstream, activity_id).await?;
+        Ok(Response::new(pb::ArmoryActivityResponse { activity_id, strategy_id }))
+    }
 }

@@ -42,6 +42,9 @@ pub struct StrategyOptions {
     /// Before rebuilding a lost stock counter from the draw records, how long to let draws
     /// in flight record their units (longer than `database.acquire_timeout_ms`).
     pub stock_rebuild_settle_ms: u64,
+    /// How often the in-process copies of armoried strategies (awards, rules, trees) are
+    /// refreshed from the shared copy in Redis, so a re-armory reaches every replica.
+    pub armory_refresh_ms: u64,
     /// The key that seals the seeds of verifiable draws in the database: 64 hex digits.
     /// The default is a public development key (a warning is logged): set your own from a
     /// secret in production (`BM_SERVICE__SEED_KEY`; docs/fairness.md).
@@ -74,6 +77,7 @@ impl Default for StrategyOptions {
         Self {
             stock_sync_interval_ms: 2_000,
             stock_rebuild_settle_ms: 5_000,
+            armory_refresh_ms: 5_000,
             seed_key: SeedKey(DEV_SEED_KEY.to_owned()),
         }
     }
@@ -86,6 +90,9 @@ impl ServiceDefaults for StrategyOptions {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.stock_sync_interval_ms == 0 {
             return Err(ConfigError::invalid("service.stock_sync_interval_ms", "must be greater than 0"));
+        }
+        if self.armory_refresh_ms == 0 {
+            return Err(ConfigError::invalid("service.armory_refresh_ms", "must be greater than 0"));
         }
         if self.seed_key.bytes().is_none() {
             return Err(ConfigError::invalid("service.seed_key", "must be 64 hex digits (32 bytes)"));
@@ -139,6 +146,11 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
     server.tracker().spawn(workers::sync_stock(
         use_cases.clone(),
         Duration::from_millis(settings.service.stock_sync_interval_ms),
+        shutdown.clone(),
+    ));
+    server.tracker().spawn(workers::refresh_armory(
+        use_cases.clone(),
+        Duration::from_millis(settings.service.armory_refresh_ms),
         shutdown.clone(),
     ));
     server.tracker().spawn(workers::consume_stock_zero(

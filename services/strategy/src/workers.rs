@@ -23,6 +23,20 @@ pub async fn sync_stock(use_cases: StrategyUseCases, interval: Duration, shutdow
     }
 }
 
+/// Every `interval`, replaces the local copies of armoried strategies with the shared ones
+/// in Redis, so a re-armory on another replica (after a data change) reaches this one.
+pub async fn refresh_armory(use_cases: StrategyUseCases, interval: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        if let Err(error) = use_cases.armory().refresh().await {
+            tracing::warn!(error = %bm_status::ErrorChain(&error), "armory refresh failed; retrying next round");
+        }
+    }
+}
+
 /// One round of the stock sync; returns how many awards changed.
 pub async fn sync_once(use_cases: &StrategyUseCases) -> Result<usize, crate::usecase::StrategyError> {
     let mut changed = 0;

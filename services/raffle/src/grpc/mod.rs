@@ -69,11 +69,28 @@ impl RaffleHandler {
     }
 }
 
+/// Armories `activity_id` (its skus and counts) and then its strategy (rate tables, rules,
+/// trees, award stock) from the databases; returns the strategy id.
+pub(crate) async fn armory_activity(downstream: &Downstream, activity_id: i64) -> Result<i64, Status> {
+    let armoried = idempotent(ACTIVITY, || {
+        call!(downstream.activity, armory_activity, activity_pb::ArmoryActivityRequest { activity_id })
+    })
+    .await?;
+    let strategy_id = armoried.strategy_id;
+    idempotent(STRATEGY, || {
+        call!(downstream.strategy, armory_strategy, strategy_pb::ArmoryStrategyRequest { strategy_id })
+    })
+    .await?;
+    tracing::info!(activity_id, strategy_id, "activity armoried");
+    Ok(strategy_id)
+}
+
 fn user(value: String) -> Result<UserId, Status> {
     UserId::parse(value).map_err(|e| invalid_argument("user_id", e))
 }
 
-fn activity_id(value: i64) -> Result<i64, Status> {
+/// `value` when it is a valid activity id, else INVALID_ARGUMENT.
+pub(crate) fn activity_id(value: i64) -> Result<i64, Status> {
     positive_id(value).map_err(|e| invalid_argument("activity_id", e))
 }
 
@@ -83,17 +100,7 @@ impl RaffleService for RaffleHandler {
         &self,
         request: Request<pb::ArmoryActivityRequest>,
     ) -> Result<Response<pb::ArmoryActivityResponse>, Status> {
-        let activity_id = activity_id(request.into_inner().activity_id)?;
-        let armoried = idempotent(ACTIVITY, || {
-            call!(self.downstream.activity, armory_activity, activity_pb::ArmoryActivityRequest { activity_id })
-        })
-        .await?;
-        let strategy_id = armoried.strategy_id;
-        idempotent(STRATEGY, || {
-            call!(self.downstream.strategy, armory_strategy, strategy_pb::ArmoryStrategyRequest { strategy_id })
-        })
-        .await?;
-        tracing::info!(activity_id, strategy_id, "activity armoried");
+        armory_activity(&self.downstream, activity_id(request.into_inner().activity_id)?).await?;
         Ok(Response::new(pb::ArmoryActivityResponse { ok: true }))
     }
 

@@ -60,6 +60,28 @@ impl Armory {
         Ok(strategy)
     }
 
+    /// Replaces every local copy with the one in Redis (spec §14 bug 12): a re-armory on any
+    /// replica after a data change reaches this one at the next refresh. A strategy missing
+    /// from Redis (flushed) keeps its local copy. Returns how many copies changed.
+    pub async fn refresh(&self) -> Result<usize, StrategyError> {
+        let mut changed = 0;
+        for local in self.armoried() {
+            let Some(shared) = self.cache.load_strategy(local.strategy_id).await? else { continue };
+            if shared != *local {
+                tracing::info!(
+                    strategy_id = local.strategy_id,
+                    "armoried strategy changed elsewhere; local copy replaced"
+                );
+                self.local
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(local.strategy_id, Arc::new(shared));
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
     /// The strategies armoried in this process.
     pub fn armoried(&self) -> Vec<Arc<Strategy>> {
         self.local.read().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect()
