@@ -30,10 +30,12 @@ async fn a_re_armory_after_a_data_change_reaches_every_replica() {
     assert_eq!(title_of_101(&client_b).await, "随机积分", "replica B loads the armoried strategy");
 
     // An operator edits the award in the database: the armoried copies still show the old title.
-    sqlx::query("UPDATE strategy_award SET award_title = '随机积分 plus' WHERE strategy_id = 100006 AND award_id = 101")
-        .execute(&cluster.strategy.infra.pool().await)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE strategy_award SET award_title = '随机积分 plus' WHERE strategy_id = 100006 AND award_id = 101",
+    )
+    .execute(&cluster.strategy.infra.pool().await)
+    .await
+    .unwrap();
     assert_eq!(title_of_101(&client_b).await, "随机积分");
 
     let admin = AdminServiceClient::new(cluster.raffle.channel().await);
