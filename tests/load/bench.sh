@@ -113,6 +113,7 @@ env "BM_GRPC__PORT=${PORT[raffle]}" "BM_LOG__LEVEL=$LOG_LEVEL" ${SERVICE_ENV[@]+
   "BM_DOWNSTREAM__STRATEGY_URL=http://127.0.0.1:${PORT[strategy]}" \
   "BM_DOWNSTREAM__ACTIVITY_URL=http://127.0.0.1:${PORT[activity]}" \
   "BM_DOWNSTREAM__AWARD_URL=http://127.0.0.1:${PORT[award]}" \
+  "BM_REDIS__KEY_PREFIX=$REDIS_PREFIX" "BM_NATS__SUBJECT_PREFIX=$RUN" "BM_NATS__STREAM_PREFIX=$STREAM_PREFIX" \
   "$BIN/raffle" serve >>"$OUT/raffle.log" 2>&1 &
 PIDS+=($!)
 say "services started on ${PORT[raffle]}-${PORT[award]} (pids ${PIDS[*]}; logs in $OUT)"

@@ -109,7 +109,7 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print a markdown table of JSON reports.
     Table(Vec<String>),
-    /// Delete the JetStream streams `<prefix>_STRATEGY`, `_ACTIVITY`, `_AWARD`.
+    /// Delete the JetStream streams `<prefix>_STRATEGY`, `_ACTIVITY`, `_AWARD`, `_CONTROL`.
     CleanupNats {
         /// `nats://127.0.0.1:4222`.
         url: String,

@@ -22,7 +22,7 @@ fn out(text: &str) -> Result<(), String> {
 async fn cleanup_nats(url: &str, prefix: &str) -> Result<(), String> {
     let client = async_nats::connect(url).await.map_err(|e| format!("nats {url}: {e}"))?;
     let jetstream = async_nats::jetstream::new(client);
-    for service in ["STRATEGY", "ACTIVITY", "AWARD"] {
+    for service in ["STRATEGY", "ACTIVITY", "AWARD", "CONTROL"] {
         let name = format!("{prefix}_{service}");
         if jetstream.get_stream(&name).await.is_ok() {
             jetstream.delete_stream(&name).await.map_err(|e| format!("delete stream {name}: {e}"))?;
