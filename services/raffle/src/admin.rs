@@ -9,7 +9,11 @@ use bm_server::auth::Caller;
 use bm_status::{invalid_argument, unavailable};
 use tonic::{Request, Response, Status};
 
-use crate::switches::{Board, Change, DEFINITIONS, Definition, SwitchStore};
+use crate::{
+    downstream::Downstream,
+    stage,
+    switches::{Board, Change, DEFINITIONS, Definition, SwitchStore},
+};
 
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.admin.v1.AdminService";
@@ -23,12 +27,14 @@ pub struct AdminHandler {
     board: Board,
     store: SwitchStore,
     clock: std::sync::Arc<dyn Clock>,
+    downstream: Downstream,
 }
 
 impl AdminHandler {
-    /// A console over the switch `board` and its `store`.
-    pub fn new(board: Board, store: SwitchStore, clock: std::sync::Arc<dyn Clock>) -> Self {
-        Self { board, store, clock }
+    /// A console over the switch `board` and its `store`, and over the services behind
+    /// `downstream` (the activity stage).
+    pub fn new(board: Board, store: SwitchStore, clock: std::sync::Arc<dyn Clock>, downstream: Downstream) -> Self {
+        Self { board, store, clock, downstream }
     }
 }
 
@@ -134,5 +140,20 @@ impl AdminService for AdminHandler {
         };
         let changes = self.store.history(name, limit).await.map_err(|e| unavailable("nats", &e))?;
         Ok(Response::new(pb::ListSwitchChangesResponse { changes: changes.into_iter().map(change_to_pb).collect() }))
+    }
+
+    async fn put_activity_on_stage(
+        &self,
+        request: Request<pb::PutActivityOnStageRequest>,
+    ) -> Result<Response<pb::PutActivityOnStageResponse>, Status> {
+        let caller = Caller::of(&request);
+        stage::put_activity_on_stage(&self.downstream, request.into_inner(), caller.as_str()).await.map(Response::new)
+    }
+
+    async fn list_activity_stages(
+        &self,
+        request: Request<pb::ListActivityStagesRequest>,
+    ) -> Result<Response<pb::ListActivityStagesResponse>, Status> {
+        stage::list_activity_stages(&self.downstream, request.into_inner()).await.map(Response::new)
     }
 }

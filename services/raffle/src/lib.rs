@@ -6,6 +6,7 @@ pub mod admin;
 pub mod downstream;
 pub mod grpc;
 pub mod protection;
+pub mod stage;
 pub mod switches;
 
 use bm_api::{admin::admin_service_server::AdminServiceServer, raffle::raffle_service_server::RaffleServiceServer};
@@ -198,11 +199,11 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
     server.tracker().spawn(store.clone().follow(board.clone(), server.shutdown_token()));
     let clock: std::sync::Arc<dyn bm_kernel::Clock> = std::sync::Arc::new(bm_kernel::SystemClock);
     let routes = tonic::service::Routes::new(
-        RaffleServiceServer::new(grpc::RaffleHandler::new(downstream, protection))
+        RaffleServiceServer::new(grpc::RaffleHandler::new(downstream.clone(), protection))
             .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
     )
     .add_service(
-        AdminServiceServer::new(admin::AdminHandler::new(board, store, clock))
+        AdminServiceServer::new(admin::AdminHandler::new(board, store, clock, downstream))
             .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
     );
     server.serve(routes).await

@@ -13,26 +13,13 @@ use bm_status::{ErrorCode, invalid_argument, to_status};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    downstream::{Downstream, idempotent, once},
+    downstream::{ACTIVITY, AWARD, Downstream, STRATEGY, call, idempotent, once},
     protection::{Protection, Refusal},
+    stage,
 };
-
-/// A call on a clone of a client, as an owned future (so it can be retried), carrying the
-/// current span's trace context.
-macro_rules! call {
-    ($client:expr, $method:ident, $request:expr) => {{
-        let mut client = $client.clone();
-        let request = $request;
-        async move { client.$method(bm_server::trace_context::traced(request)).await }
-    }};
-}
 
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.raffle.v1.RaffleService";
-
-const STRATEGY: &str = "strategy-draw";
-const ACTIVITY: &str = "activity-quota";
-const AWARD: &str = "award";
 
 /// The service implementation.
 #[derive(Debug, Clone)]
@@ -515,5 +502,14 @@ impl RaffleService for RaffleHandler {
                 })
                 .collect(),
         }))
+    }
+
+    async fn get_stage_activity(
+        &self,
+        request: Request<pb::GetStageActivityRequest>,
+    ) -> Result<Response<pb::GetStageActivityResponse>, Status> {
+        let request = request.into_inner();
+        let activity_id = stage::stage_activity(&self.downstream, request.channel, request.source).await?;
+        Ok(Response::new(pb::GetStageActivityResponse { activity_id }))
     }
 }
