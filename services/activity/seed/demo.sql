@@ -25,3 +25,9 @@ INSERT INTO raffle_activity_sku (sku, activity_id, activity_count_id, stock_coun
     (9902, 100401, 22202, 100000, 100000, 100000, 10.00),
     (9903, 100401, 22203, 100000, 100000, 100000, 20.00)
 ON CONFLICT (sku) DO NOTHING;
+
+-- The stage of spec §5: channel c01 / source s01 shows 100401. Added only while c01/s01 has
+-- no active stage, so an operator's choice is never overwritten.
+INSERT INTO raffle_activity_stage (channel, source, activity_id, state) VALUES
+    ('c01', 's01', 100401, 'active')
+ON CONFLICT (channel, source) WHERE state = 'active' DO NOTHING;

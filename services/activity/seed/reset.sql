@@ -1,8 +1,9 @@
 -- `activity reset-demo` (docs/operations.md, "Resetting the demo"): runs before demo.sql, in
 -- one transaction with it. Refuses a database that holds more than the demo activities and
 -- skus, then deletes every user's quota accounts, recharge orders, raffle orders, request ids
--- and parked messages, and puts sku stock back to its opening (with no recharge order, the
--- live counter is stock_opening: ARCHITECTURE.md §8.7).
+-- and parked messages, puts sku stock back to its opening (with no recharge order, the
+-- live counter is stock_opening: ARCHITECTURE.md §8.7), and puts the activity stage back to
+-- the seed's one active row (demo.sql adds it again if an operator replaced it).
 
 DO $$
 DECLARE
@@ -28,3 +29,5 @@ DELETE FROM raffle_activity_order;
 DELETE FROM parked_message;
 UPDATE raffle_activity_sku SET stock_count_surplus = stock_opening, updated_at = now()
  WHERE stock_count_surplus <> stock_opening;
+DELETE FROM raffle_activity_stage
+ WHERE NOT (channel = 'c01' AND source = 's01' AND activity_id = 100401 AND state = 'active');

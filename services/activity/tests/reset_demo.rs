@@ -1,6 +1,7 @@
 //! Black-box: `activity reset-demo` (docs/operations.md, "Resetting the demo") deletes every
-//! user's rows, puts sku stock back to its opening and deletes this service's Redis keys,
-//! and nothing else; it refuses a database that is not a demo's without touching anything.
+//! user's rows, puts sku stock back to its opening and the activity stage back to the seed,
+//! and deletes this service's Redis keys, and nothing else; it refuses a database that is
+//! not a demo's without touching anything.
 
 #![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
@@ -12,7 +13,8 @@ use deadpool_redis::redis;
 const BINARY: &str = env!("CARGO_BIN_EXE_activity");
 
 /// A demo database in use: xiaofuge recharged 9011 and drew once; the stock sync and a
-/// stock-zero event moved the database view of two skus.
+/// stock-zero event moved the database view of two skus; an operator replaced the seed's
+/// stage on c01/s01 and staged c02/s01.
 async fn demo_in_use() -> TestInfra {
     let infra = TestInfra::new(Some(&bm_activity::MIGRATOR)).await;
     let pool = infra.pool().await;
@@ -31,7 +33,10 @@ async fn demo_in_use() -> TestInfra {
          INSERT INTO raffle_request VALUES ('xiaofuge', 100301, 'req-1', 'o1');
          INSERT INTO parked_message (subject, payload, error, deliveries) VALUES ('s', '{}', 'e', 5);
          UPDATE raffle_activity_sku SET stock_count_surplus = 99886 WHERE sku = 9011;
-         UPDATE raffle_activity_sku SET stock_count_surplus = 0 WHERE sku = 9014;",
+         UPDATE raffle_activity_sku SET stock_count_surplus = 0 WHERE sku = 9014;
+         UPDATE raffle_activity_stage SET state = 'expire' WHERE channel = 'c01' AND source = 's01';
+         INSERT INTO raffle_activity_stage (channel, source, activity_id, state)
+             VALUES ('c01', 's01', 100301, 'active'), ('c02', 's01', 100301, 'active');",
     )
     .execute(&pool)
     .await
@@ -97,7 +102,7 @@ async fn reset_demo_wipes_user_rows_restores_sku_stock_and_deletes_only_its_keys
     let output = reset_demo(&infra);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("9 rows deleted or restored"), "7 user rows and 2 skus: {stdout}");
+    assert!(stdout.contains("12 rows deleted or restored"), "7 user rows, 2 skus and 3 stages: {stdout}");
     assert!(stdout.contains(&format!("2 redis keys under {}activity:", infra.redis_prefix)), "{stdout}");
 
     let pool = infra.pool().await;
@@ -119,6 +124,12 @@ async fn reset_demo_wipes_user_rows_restores_sku_stock_and_deletes_only_its_keys
         ],
         "sku stock as seeded (spec §17)"
     );
+    let stages: Vec<(String, String, i64, String)> =
+        sqlx::query_as("SELECT channel, source, activity_id, state FROM raffle_activity_stage")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stages, [("c01".into(), "s01".into(), 100_401, "active".into())], "the stage as seeded (spec §5)");
     assert!(!exists(&infra, "activity:{9011}:stock").await);
     assert!(!exists(&infra, "activity:{9011}:recharge:xiaofuge:demo-xiaofuge-9011").await);
     assert!(exists(&infra, "strategy:{100006}:stock:101").await, "another service's key under the same prefix stays");

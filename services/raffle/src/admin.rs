@@ -13,7 +13,8 @@ use bm_status::{invalid_argument, unavailable};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    downstream::{Downstream, idempotent, once},
+    downstream::{Downstream, call, idempotent, once},
+    stage,
     switches::{Board, Change, DEFINITIONS, Definition, SwitchStore},
 };
 
@@ -261,5 +262,20 @@ impl AdminService for AdminHandler {
         tracing::Span::current().record("activity_id", activity_id);
         let strategy_id = crate::grpc::armory_activity(&self.downstream, activity_id).await?;
         Ok(Response::new(pb::ArmoryActivityResponse { activity_id, strategy_id }))
+    }
+
+    async fn put_activity_on_stage(
+        &self,
+        request: Request<pb::PutActivityOnStageRequest>,
+    ) -> Result<Response<pb::PutActivityOnStageResponse>, Status> {
+        let caller = Caller::of(&request);
+        stage::put_activity_on_stage(&self.downstream, request.into_inner(), caller.as_str()).await.map(Response::new)
+    }
+
+    async fn list_activity_stages(
+        &self,
+        request: Request<pb::ListActivityStagesRequest>,
+    ) -> Result<Response<pb::ListActivityStagesResponse>, Status> {
+        stage::list_activity_stages(&self.downstream, request.into_inner()).await.map(Response::new)
     }
 }

@@ -17,6 +17,13 @@ use tonic::{
 
 use crate::DownstreamSettings;
 
+/// strategy-draw, as errors and logs name it.
+pub const STRATEGY: &str = "strategy-draw";
+/// activity-quota, as errors and logs name it.
+pub const ACTIVITY: &str = "activity-quota";
+/// award, as errors and logs name it.
+pub const AWARD: &str = "award";
+
 /// A call on a clone of a client, as an owned future (so it can be retried), carrying the
 /// current span's trace context.
 macro_rules! call {
@@ -26,6 +33,7 @@ macro_rules! call {
         async move { client.$method(bm_server::trace_context::traced(request)).await }
     }};
 }
+pub(crate) use call;
 
 /// Attempts of an idempotent call when the downstream is unreachable.
 const ATTEMPTS: u32 = 3;

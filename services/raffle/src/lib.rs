@@ -2,11 +2,11 @@
 //! user-facing API. It owns no database; it composes strategy-draw, activity-quota and
 //! award over gRPC.
 
-#[macro_use]
-pub mod downstream;
 pub mod admin;
+pub mod downstream;
 pub mod grpc;
 pub mod protection;
+pub mod stage;
 pub mod switches;
 
 use bm_api::{admin::admin_service_server::AdminServiceServer, raffle::raffle_service_server::RaffleServiceServer};

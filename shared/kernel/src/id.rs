@@ -22,6 +22,9 @@ pub enum IdError {
     /// A numeric id is zero or negative.
     #[error("must be greater than 0, got {0}")]
     NotPositive(i64),
+    /// A code holds a character outside `A-Z a-z 0-9 _ -`.
+    #[error("must contain only A-Z, a-z, 0-9, '_' and '-'")]
+    NotCodeCharacter,
 }
 
 /// The longest user id, order id, request id or business number accepted.
@@ -93,6 +96,43 @@ text_id_type!(
     BusinessNo
 );
 
+/// The longest stage channel or source code (`raffle_activity_stage.channel VARCHAR(8)`).
+pub const MAX_STAGE_CODE_LEN: usize = 8;
+
+/// A channel or source code of the activity stage (spec §5 `raffle_activity_stage`, e.g.
+/// `c01`, `s01`): 1–8 characters of `A-Z a-z 0-9 _ -`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StageCode(String);
+
+impl StageCode {
+    /// Validates `value`: 1–8 characters of `A-Z a-z 0-9 _ -`.
+    pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
+        let value = value.into();
+        let len = value.chars().count();
+        if len == 0 {
+            return Err(IdError::Empty);
+        }
+        if len > MAX_STAGE_CODE_LEN {
+            return Err(IdError::TooLong { max: MAX_STAGE_CODE_LEN, len });
+        }
+        if !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(IdError::NotCodeCharacter);
+        }
+        Ok(Self(value))
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StageCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Validates a numeric id (activity, strategy, sku, award): it must be > 0.
 pub fn positive_id(value: i64) -> Result<i64, IdError> {
     if value > 0 { Ok(value) } else { Err(IdError::NotPositive(value)) }
@@ -110,6 +150,17 @@ mod tests {
         assert_eq!(UserId::parse("a".repeat(65)), Err(IdError::TooLong { max: 64, len: 65 }));
         assert_eq!(UserId::parse("a\nb"), Err(IdError::ControlCharacter));
         assert_eq!(UserId::parse("a\u{0}b"), Err(IdError::ControlCharacter));
+    }
+
+    #[test]
+    fn stage_code_limits() {
+        assert_eq!(StageCode::parse("c01").unwrap().as_str(), "c01");
+        assert!(StageCode::parse("Ab_-0123").is_ok(), "8 characters of the allowed set");
+        assert_eq!(StageCode::parse(""), Err(IdError::Empty));
+        assert_eq!(StageCode::parse("c01234567"), Err(IdError::TooLong { max: 8, len: 9 }));
+        for bad in ["c 01", "c/01", "渠道", "c01\n", "c.01"] {
+            assert_eq!(StageCode::parse(bad), Err(IdError::NotCodeCharacter), "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,5 +6,5 @@ pub mod id;
 pub mod random;
 
 pub use clock::{Clock, MockClock, SystemClock};
-pub use id::{BusinessNo, IdError, OrderId, UserId, positive_id};
+pub use id::{BusinessNo, IdError, OrderId, StageCode, UserId, positive_id};
 pub use random::{RandomSource, SeededRandom, ThreadRandom};

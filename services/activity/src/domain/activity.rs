@@ -92,6 +92,23 @@ impl Activity {
         }
         Ok(())
     }
+
+    /// Whether the activity may go on a stage (spec §8 #23, with the checks the original
+    /// skipped): open (ERR_BIZ_003) and not ended (ERR_BIZ_004). One that has not begun
+    /// may be staged ahead of its start; draws wait for `begin_time` as usual.
+    pub fn check_stageable(&self, now: DateTime<Utc>) -> Result<(), ActivityRuleError> {
+        if self.state != ActivityState::Open {
+            return Err(ActivityRuleError::NotOpen { activity_id: self.activity_id, state: self.state.as_str() });
+        }
+        if now > self.end_time {
+            return Err(ActivityRuleError::OutOfDate {
+                activity_id: self.activity_id,
+                begin: self.begin_time,
+                end: self.end_time,
+            });
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -148,5 +165,22 @@ mod tests {
             Err(ActivityRuleError::OutOfDate { .. })
         ));
         assert_eq!(ActivityState::parse("weird"), ActivityState::Close);
+    }
+
+    #[test]
+    fn stageable_when_open_and_not_ended() {
+        let open = activity(ActivityState::Open);
+        assert_eq!(open.check_stageable(at("2024-01-01T00:00:00Z")), Ok(()), "before its begin: may be staged");
+        assert_eq!(open.check_stageable(at("2034-03-09T10:15:10+08:00")), Ok(()), "end is inclusive");
+        assert!(matches!(
+            open.check_stageable(at("2034-03-09T10:15:11+08:00")),
+            Err(ActivityRuleError::OutOfDate { .. })
+        ));
+        for state in [ActivityState::Create, ActivityState::Close] {
+            assert!(matches!(
+                activity(state).check_stageable(at("2026-01-01T00:00:00Z")),
+                Err(ActivityRuleError::NotOpen { .. })
+            ));
+        }
     }
 }

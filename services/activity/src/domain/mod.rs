@@ -3,6 +3,8 @@
 
 pub mod activity;
 pub mod quota;
+pub mod stage;
 
 pub use activity::{Activity, ActivityRuleError, ActivityState};
 pub use quota::{Account, PartakePlan, Period, QuotaError, RowPlan, SubAccount, plan_partake};
+pub use stage::{Stage, StageKey, StageState};

@@ -4,7 +4,7 @@ use bm_api::activity as pb;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    domain::Activity,
+    domain::{Activity, Stage},
     storage::{PartakeOutcome, SkuRow},
     usecase::AccountView,
 };
@@ -62,5 +62,17 @@ pub(super) fn sku(row: &SkuRow) -> pb::Sku {
             day_count: row.day_count,
             month_count: row.month_count,
         }),
+    }
+}
+
+pub(super) fn stage(stage: Stage) -> pb::ActivityStage {
+    pb::ActivityStage {
+        id: stage.id,
+        channel: stage.channel,
+        source: stage.source,
+        activity_id: stage.activity_id,
+        state: stage.state.as_str().to_owned(),
+        created_at: Some(timestamp(stage.created_at)),
+        updated_at: Some(timestamp(stage.updated_at)),
     }
 }

@@ -5,11 +5,14 @@ mod convert;
 mod status;
 
 use bm_api::activity::{self as pb, activity_service_server::ActivityService};
-use bm_kernel::{BusinessNo, OrderId, UserId, positive_id};
+use bm_kernel::{BusinessNo, OrderId, StageCode, UserId, positive_id};
 use bm_status::invalid_argument;
 use tonic::{Request, Response, Status};
 
-use crate::usecase::ActivityUseCases;
+use crate::{
+    domain::{StageKey, StageState},
+    usecase::{ActivityUseCases, MAX_STAGE_LIST},
+};
 
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.activity.v1.ActivityService";
@@ -33,6 +36,32 @@ fn id(field: &str, value: i64) -> Result<i64, Status> {
 
 fn user(value: String) -> Result<UserId, Status> {
     UserId::parse(value).map_err(|e| invalid_argument("user_id", e))
+}
+
+fn stage_key(channel: String, source: String) -> Result<StageKey, Status> {
+    Ok(StageKey {
+        channel: StageCode::parse(channel).map_err(|e| invalid_argument("channel", e))?,
+        source: StageCode::parse(source).map_err(|e| invalid_argument("source", e))?,
+    })
+}
+
+/// The state filter of ListActivityStages: empty = every state.
+fn stage_state(value: &str) -> Result<Option<StageState>, Status> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    StageState::parse(value)
+        .map(Some)
+        .ok_or_else(|| invalid_argument("state", format!("{value:?} is not one of create, active, expire (or empty)")))
+}
+
+/// The limit of ListActivityStages: 0 = 100.
+fn stage_limit(value: u32) -> Result<u32, Status> {
+    match value {
+        0 => Ok(100),
+        n if n <= MAX_STAGE_LIST => Ok(n),
+        _ => Err(invalid_argument("limit", format!("must be 0 (= 100) to {MAX_STAGE_LIST}"))),
+    }
 }
 
 #[tonic::async_trait]
@@ -107,5 +136,42 @@ impl ActivityService for ActivityHandler {
         let activity_id = id("activity_id", request.into_inner().activity_id)?;
         let skus = self.use_cases.list_skus(activity_id).await?;
         Ok(Response::new(pb::ListSkusResponse { skus: skus.iter().map(convert::sku).collect() }))
+    }
+
+    async fn put_activity_on_stage(
+        &self,
+        request: Request<pb::PutActivityOnStageRequest>,
+    ) -> Result<Response<pb::PutActivityOnStageResponse>, Status> {
+        let request = request.into_inner();
+        let key = stage_key(request.channel, request.source)?;
+        let activity_id = id("activity_id", request.activity_id)?;
+        let (put, strategy_id) = self.use_cases.put_on_stage(&key, activity_id).await?;
+        Ok(Response::new(pb::PutActivityOnStageResponse {
+            replaced_activity_id: put.replaced.map_or(0, |r| r.activity_id),
+            changed: put.changed,
+            stage: Some(convert::stage(put.stage)),
+            strategy_id,
+        }))
+    }
+
+    async fn list_activity_stages(
+        &self,
+        request: Request<pb::ListActivityStagesRequest>,
+    ) -> Result<Response<pb::ListActivityStagesResponse>, Status> {
+        let request = request.into_inner();
+        let state = stage_state(&request.state)?;
+        let limit = stage_limit(request.limit)?;
+        let stages = self.use_cases.list_stages(state, limit).await?;
+        Ok(Response::new(pb::ListActivityStagesResponse { stages: stages.into_iter().map(convert::stage).collect() }))
+    }
+
+    async fn get_stage_activity(
+        &self,
+        request: Request<pb::GetStageActivityRequest>,
+    ) -> Result<Response<pb::GetStageActivityResponse>, Status> {
+        let request = request.into_inner();
+        let key = stage_key(request.channel, request.source)?;
+        let activity_id = self.use_cases.stage_activity(&key).await?;
+        Ok(Response::new(pb::GetStageActivityResponse { activity_id }))
     }
 }

@@ -11,9 +11,10 @@ use crate::{
 impl From<ActivityError> for Status {
     fn from(error: ActivityError) -> Self {
         let code = match &error {
-            ActivityError::ActivityNotFound(_) | ActivityError::SkuNotFound(_) | ActivityError::OrderNotFound(_) => {
-                ErrorCode::NotFound
-            }
+            ActivityError::ActivityNotFound(_)
+            | ActivityError::SkuNotFound(_)
+            | ActivityError::OrderNotFound(_)
+            | ActivityError::StageNotFound(_) => ErrorCode::NotFound,
             ActivityError::Rule(ActivityRuleError::NotOpen { .. }) => ErrorCode::ActivityStateError,
             ActivityError::Rule(ActivityRuleError::OutOfDate { .. }) => ErrorCode::ActivityDateError,
             ActivityError::Quota(QuotaError::Total) => ErrorCode::AccountQuotaError,

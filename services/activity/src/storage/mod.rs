@@ -1,8 +1,10 @@
 //! Postgres (activities, skus, recharge orders, quota accounts, raffle orders) and Redis
-//! (sku stock counters).
+//! (sku stock counters); the activity stage.
 
 mod postgres;
 mod redis;
+mod stage;
 
 pub use postgres::{ActivityStore, CompleteOutcome, NewRecharge, PartakeOutcome, RaffleOrder, RechargeOutcome, SkuRow};
 pub use redis::SkuStock;
+pub use stage::StagePut;

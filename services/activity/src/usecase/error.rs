@@ -11,6 +11,9 @@ pub enum ActivityError {
     /// No such sku.
     #[error("sku {0} does not exist")]
     SkuNotFound(i64),
+    /// No activity is shown on this channel and source (`channel/source`).
+    #[error("no activity is on stage {0}")]
+    StageNotFound(String),
     /// No such raffle order.
     #[error("raffle order {0} does not exist")]
     OrderNotFound(String),

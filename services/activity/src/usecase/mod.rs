@@ -1,4 +1,5 @@
-//! The operations of activity-quota: armory, recharge, partake, complete, queries.
+//! The operations of activity-quota: armory, recharge, partake, complete, queries, the
+//! activity stage.
 
 use std::{
     collections::HashMap,
@@ -11,8 +12,10 @@ use bm_stock::Take;
 use chrono_tz::Tz;
 
 mod error;
+mod stage;
 
 pub use error::ActivityError;
+pub use stage::MAX_STAGE_LIST;
 
 use crate::{
     domain::{Account, Activity, Period, SubAccount},
@@ -107,8 +110,20 @@ impl ActivityUseCases {
     /// cache; returns the activity's strategy.
     #[tracing::instrument(name = "activity.armory", skip(self))]
     pub async fn armory(&self, activity_id: i64) -> Result<i64, ActivityError> {
-        self.activities.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&activity_id);
+        self.forget_activity(activity_id);
         let activity = self.activity(activity_id).await?;
+        self.warm_skus(activity_id).await?;
+        Ok(activity.strategy_id)
+    }
+
+    /// Drops the cached copy of an activity, so the next read loads it.
+    fn forget_activity(&self, activity_id: i64) {
+        self.activities.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&activity_id);
+    }
+
+    /// Sets the sku stock counters of an activity where absent and puts its skus in this
+    /// process's batch sync.
+    async fn warm_skus(&self, activity_id: i64) -> Result<(), ActivityError> {
         let skus = self.store.list_skus(activity_id).await?;
         for sku in &skus {
             self.stock.ensure_counter(&self.store, sku.sku).await?;
@@ -117,7 +132,7 @@ impl ActivityUseCases {
             self.track_sku(sku.sku);
         }
         tracing::info!(skus = skus.len(), "armoried");
-        Ok(activity.strategy_id)
+        Ok(())
     }
 
     /// Puts `sku` in the batch sync of this process. Armory does it, and so does every

@@ -13,16 +13,13 @@ use bm_status::{ErrorCode, invalid_argument, to_status};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    downstream::{Downstream, idempotent, once},
+    downstream::{ACTIVITY, AWARD, Downstream, STRATEGY, call, idempotent, once},
     protection::{Protection, Refusal},
+    stage,
 };
 
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.raffle.v1.RaffleService";
-
-const STRATEGY: &str = "strategy-draw";
-const ACTIVITY: &str = "activity-quota";
-const AWARD: &str = "award";
 
 /// The service implementation.
 #[derive(Debug, Clone)]
@@ -512,5 +509,14 @@ impl RaffleService for RaffleHandler {
                 })
                 .collect(),
         }))
+    }
+
+    async fn get_stage_activity(
+        &self,
+        request: Request<pb::GetStageActivityRequest>,
+    ) -> Result<Response<pb::GetStageActivityResponse>, Status> {
+        let request = request.into_inner();
+        let activity_id = stage::stage_activity(&self.downstream, request.channel, request.source).await?;
+        Ok(Response::new(pb::GetStageActivityResponse { activity_id }))
     }
 }
