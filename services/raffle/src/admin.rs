@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use bm_api::{
+    activity as activity_pb,
     admin::{self as pb, admin_service_server::AdminService},
-    ops as ops_pb,
+    award as award_pb, ops as ops_pb,
 };
 use bm_kernel::Clock;
 use bm_server::auth::Caller;
@@ -277,5 +278,55 @@ impl AdminService for AdminHandler {
         request: Request<pb::ListActivityStagesRequest>,
     ) -> Result<Response<pb::ListActivityStagesResponse>, Status> {
         stage::list_activity_stages(&self.downstream, request.into_inner()).await.map(Response::new)
+    }
+
+    #[tracing::instrument(name = "admin.list_user_orders", skip_all, fields(user_id, activity_id))]
+    async fn list_user_orders(
+        &self,
+        request: Request<pb::ListUserOrdersRequest>,
+    ) -> Result<Response<pb::ListUserOrdersResponse>, Status> {
+        let request = request.into_inner();
+        let user_id = bm_kernel::UserId::parse(request.user_id).map_err(|e| invalid_argument("user_id", e))?;
+        let activity_id = crate::grpc::activity_id(request.activity_id)?;
+        tracing::Span::current().record("user_id", user_id.as_str()).record("activity_id", activity_id);
+        let orders_request =
+            activity_pb::ListUserOrdersRequest { user_id: user_id.to_string(), activity_id, limit: request.limit };
+        let (orders, records) = tokio::try_join!(
+            idempotent(crate::downstream::ACTIVITY, || call!(
+                self.downstream.activity,
+                list_user_orders,
+                orders_request.clone()
+            )),
+            idempotent(crate::downstream::AWARD, || call!(
+                self.downstream.award,
+                list_user_awards,
+                award_pb::ListUserAwardsRequest { user_id: user_id.to_string(), activity_id }
+            )),
+        )?;
+        Ok(Response::new(pb::ListUserOrdersResponse {
+            orders: orders
+                .orders
+                .into_iter()
+                .map(|o| pb::UserRaffleOrder {
+                    order_id: o.order_id,
+                    activity_name: o.activity_name,
+                    strategy_id: o.strategy_id,
+                    order_time: o.order_time,
+                    order_state: o.order_state,
+                })
+                .collect(),
+            records: records
+                .records
+                .into_iter()
+                .map(|r| pb::UserAwardRecord {
+                    order_id: r.order_id,
+                    award_id: r.award_id,
+                    award_title: r.award_title,
+                    award_state: r.award_state,
+                    award_time: r.award_time,
+                    parked_reason: r.parked_reason,
+                })
+                .collect(),
+        }))
     }
 }

@@ -41,6 +41,13 @@ async fn operators_drive_the_console_from_a_shell() {
     let (code, out, _) = bm_admin(&cluster, &["armory", "100301"]);
     assert_eq!((code, out.as_str()), (0, "activity 100301 and strategy 100006 re-armoried\n"));
 
+    let (code, out, _) = bm_admin(&cluster, &["stage", "c09", "s01", "100301"]);
+    assert!(code == 0 && out.contains("c09") && out.contains("active"), "{out}");
+    let (code, out, _) = bm_admin(&cluster, &["stages", "--state", "active"]);
+    assert!(code == 0 && out.contains("c09") && out.contains("100301"), "{out}");
+    let (code, out, _) = bm_admin(&cluster, &["orders", "nobody", "100301"]);
+    assert!(code == 0 && out.starts_with("ORDER") && out.contains("PARKED BECAUSE"), "{out}");
+
     // Refusals: the message and the big-market code, exit 1; bad usage exit 2.
     let (code, _, err) = bm_admin(&cluster, &["set", "degrade", "maybe", "--reason", "x"]);
     assert!(code == 1 && err.contains("bm-code 0002") && err.contains("true or false"), "{err}");

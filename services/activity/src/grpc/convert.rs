@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     domain::{Activity, Stage},
-    storage::{PartakeOutcome, SkuRow},
+    storage::{OrderRow, PartakeOutcome, SkuRow},
     usecase::AccountView,
 };
 
@@ -74,5 +74,16 @@ pub(super) fn stage(stage: Stage) -> pb::ActivityStage {
         state: stage.state.as_str().to_owned(),
         created_at: Some(timestamp(stage.created_at)),
         updated_at: Some(timestamp(stage.updated_at)),
+    }
+}
+
+pub fn order(order: OrderRow) -> pb::RaffleOrder {
+    pb::RaffleOrder {
+        order_id: order.order_id,
+        activity_id: order.activity_id,
+        activity_name: order.activity_name,
+        strategy_id: order.strategy_id,
+        order_time: Some(timestamp(order.order_time)),
+        order_state: order.order_state,
     }
 }

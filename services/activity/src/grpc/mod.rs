@@ -132,6 +132,22 @@ impl ActivityService for ActivityHandler {
         Ok(Response::new(convert::account(view)))
     }
 
+    async fn list_user_orders(
+        &self,
+        request: Request<pb::ListUserOrdersRequest>,
+    ) -> Result<Response<pb::ListUserOrdersResponse>, Status> {
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let activity_id = if request.activity_id == 0 { None } else { Some(id("activity_id", request.activity_id)?) };
+        let limit = match request.limit {
+            0 => 100,
+            n @ 1..=1000 => i64::from(n),
+            _ => return Err(bm_status::invalid_argument("limit", "must be 0 (= 100) to 1000")),
+        };
+        let orders = self.use_cases.user_orders(&user_id, activity_id, limit).await?;
+        Ok(Response::new(pb::ListUserOrdersResponse { orders: orders.into_iter().map(convert::order).collect() }))
+    }
+
     async fn list_skus(&self, request: Request<pb::ListSkusRequest>) -> Result<Response<pb::ListSkusResponse>, Status> {
         let activity_id = id("activity_id", request.into_inner().activity_id)?;
         let skus = self.use_cases.list_skus(activity_id).await?;

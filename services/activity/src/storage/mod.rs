@@ -5,6 +5,8 @@ mod postgres;
 mod redis;
 mod stage;
 
-pub use postgres::{ActivityStore, CompleteOutcome, NewRecharge, PartakeOutcome, RaffleOrder, RechargeOutcome, SkuRow};
+pub use postgres::{
+    ActivityStore, CompleteOutcome, NewRecharge, OrderRow, PartakeOutcome, RaffleOrder, RechargeOutcome, SkuRow,
+};
 pub use redis::SkuStock;
 pub use stage::StagePut;

@@ -10,6 +10,23 @@ use crate::{
     usecase::ActivityError,
 };
 
+/// A raffle order as operators list it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OrderRow {
+    /// The order id.
+    pub order_id: String,
+    /// Its activity.
+    pub activity_id: i64,
+    /// The activity's name then.
+    pub activity_name: String,
+    /// The strategy.
+    pub strategy_id: i64,
+    /// When it was made.
+    pub order_time: DateTime<Utc>,
+    /// `create`, `used` or `cancel`.
+    pub order_state: String,
+}
+
 /// A sku with the quota it grants.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SkuRow {
@@ -200,6 +217,24 @@ impl ActivityStore {
             .bind(activity_id)
             .fetch_all(&self.pool)
             .await?)
+    }
+
+    /// The user's raffle orders (of one activity, or all when `None`), newest first.
+    pub async fn user_orders(
+        &self,
+        user_id: &str,
+        activity_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<OrderRow>, ActivityError> {
+        Ok(sqlx::query_as(
+            "SELECT order_id, activity_id, activity_name, strategy_id, order_time, order_state FROM user_raffle_order \
+             WHERE user_id = $1 AND ($2::BIGINT IS NULL OR activity_id = $2) ORDER BY order_time DESC, order_id LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(activity_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// A sku's opening stock and the units its recharge orders consumed.

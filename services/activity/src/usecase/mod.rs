@@ -263,6 +263,19 @@ impl ActivityUseCases {
         Ok(AccountView::of(account, month, day))
     }
 
+    /// The user's raffle orders (of one activity, or all), newest first, at most `limit`.
+    pub async fn user_orders(
+        &self,
+        user_id: &UserId,
+        activity_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<crate::storage::OrderRow>, ActivityError> {
+        if let Some(activity_id) = activity_id {
+            self.activity(activity_id).await?;
+        }
+        self.store.user_orders(user_id.as_str(), activity_id, limit).await
+    }
+
     /// The skus of an activity.
     pub async fn list_skus(&self, activity_id: i64) -> Result<Vec<SkuRow>, ActivityError> {
         self.activity(activity_id).await?;

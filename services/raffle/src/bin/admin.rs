@@ -77,6 +77,28 @@ enum Command {
         /// The activity.
         activity_id: i64,
     },
+    /// A user's raffle orders and award records on an activity.
+    Orders {
+        /// The user.
+        user_id: String,
+        /// The activity.
+        activity_id: i64,
+    },
+    /// Show an activity on a channel and source (the activity stage).
+    Stage {
+        /// The channel (1-8 characters of A-Z a-z 0-9 _ -).
+        channel: String,
+        /// The source (1-8 characters of A-Z a-z 0-9 _ -).
+        source: String,
+        /// The activity to show.
+        activity_id: i64,
+    },
+    /// List the activity stages, newest first.
+    Stages {
+        /// Only `create`, `active` or `expire`.
+        #[arg(long)]
+        state: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -178,29 +200,7 @@ impl Console {
             }
             Command::Parked { service, limit, payload } => {
                 let request = pb::ListParkedMessagesRequest { service: service.unwrap_or_default(), limit };
-                let listed = client.list_parked_messages(self.request(request)).await?.into_inner();
-                let rows: Vec<Vec<String>> = listed
-                    .messages
-                    .iter()
-                    .map(|m| {
-                        vec![
-                            m.service.clone(),
-                            m.id.to_string(),
-                            time(m.parked_at.as_ref()),
-                            m.deliveries.to_string(),
-                            m.subject.clone(),
-                            m.error.chars().take(100).collect(),
-                        ]
-                    })
-                    .collect();
-                let mut out = table(&["SERVICE", "ID", "PARKED AT", "TRIES", "SUBJECT", "ERROR"], &rows);
-                if payload {
-                    for m in &listed.messages {
-                        let _ = writeln!(out, "\n{} #{}: {}", m.service, m.id, m.payload);
-                    }
-                }
-                let _ = writeln!(out, "{} listed, {} parked in all", listed.messages.len(), listed.total);
-                out
+                parked_table(&client.list_parked_messages(self.request(request)).await?.into_inner(), payload)
             }
             Command::Retry(target) => {
                 let request = pb::RetryParkedMessagesRequest {
@@ -232,6 +232,23 @@ impl Console {
                     .collect();
                 table(&["SERVICE", "PENDING", "OLDEST (S)"], &rows)
             }
+            Command::Orders { user_id, activity_id } => {
+                let request = pb::ListUserOrdersRequest { user_id, activity_id, limit: 0 };
+                orders_table(&client.list_user_orders(self.request(request)).await?.into_inner())
+            }
+            Command::Stage { channel, source, activity_id } => {
+                let request = pb::PutActivityOnStageRequest { channel, source, activity_id };
+                let put = client.put_activity_on_stage(self.request(request)).await?.into_inner();
+                let mut out = stages_table(&put.stage.into_iter().collect::<Vec<_>>());
+                if put.replaced_activity_id != 0 {
+                    let _ = writeln!(out, "replaced activity {}", put.replaced_activity_id);
+                }
+                out
+            }
+            Command::Stages { state } => {
+                let request = pb::ListActivityStagesRequest { state: state.unwrap_or_default(), limit: 0 };
+                stages_table(&client.list_activity_stages(self.request(request)).await?.into_inner().stages)
+            }
             Command::Armory { activity_id } => {
                 let request = pb::ArmoryActivityRequest { activity_id };
                 let armoried = client.armory_activity(self.request(request)).await?.into_inner();
@@ -239,6 +256,74 @@ impl Console {
             }
         })
     }
+}
+
+fn parked_table(listed: &pb::ListParkedMessagesResponse, payload: bool) -> String {
+    let rows: Vec<Vec<String>> = listed
+        .messages
+        .iter()
+        .map(|m| {
+            vec![
+                m.service.clone(),
+                m.id.to_string(),
+                time(m.parked_at.as_ref()),
+                m.deliveries.to_string(),
+                m.subject.clone(),
+                m.error.chars().take(100).collect(),
+            ]
+        })
+        .collect();
+    let mut out = table(&["SERVICE", "ID", "PARKED AT", "TRIES", "SUBJECT", "ERROR"], &rows);
+    if payload {
+        for m in &listed.messages {
+            let _ = writeln!(out, "\n{} #{}: {}", m.service, m.id, m.payload);
+        }
+    }
+    let _ = writeln!(out, "{} listed, {} parked in all", listed.messages.len(), listed.total);
+    out
+}
+
+fn orders_table(listed: &pb::ListUserOrdersResponse) -> String {
+    let orders: Vec<Vec<String>> = listed
+        .orders
+        .iter()
+        .map(|o| vec![o.order_id.clone(), time(o.order_time.as_ref()), o.order_state.clone()])
+        .collect();
+    let records: Vec<Vec<String>> = listed
+        .records
+        .iter()
+        .map(|r| {
+            vec![
+                r.order_id.clone(),
+                time(r.award_time.as_ref()),
+                format!("{} {}", r.award_id, r.award_title),
+                r.award_state.clone(),
+                dash(&r.parked_reason),
+            ]
+        })
+        .collect();
+    format!(
+        "{}\n{}",
+        table(&["ORDER", "TIME", "STATE"], &orders),
+        table(&["ORDER", "AWARDED AT", "AWARD", "STATE", "PARKED BECAUSE"], &records)
+    )
+}
+
+fn stages_table(stages: &[pb::ActivityStage]) -> String {
+    let rows: Vec<Vec<String>> = stages
+        .iter()
+        .map(|s| {
+            vec![
+                s.id.to_string(),
+                s.channel.clone(),
+                s.source.clone(),
+                s.activity_id.to_string(),
+                s.state.clone(),
+                time(s.updated_at.as_ref()),
+            ]
+        })
+        .collect();
+    table(&["ID", "CHANNEL", "SOURCE", "ACTIVITY", "STATE", "UPDATED"], &rows)
 }
 
 fn switches_table(switches: &[pb::Switch]) -> String {
