@@ -269,15 +269,7 @@ impl Chaos {
     }
 
     fn sources(&self) -> Sources {
-        Sources {
-            strategy_db: self.cluster.strategy.infra.database_url.clone(),
-            activity_db: self.cluster.activity.infra.database_url.clone(),
-            award_db: self.cluster.award.infra.database_url.clone(),
-            redis_url: self.redis.url(),
-            strategy_redis_prefix: self.cluster.strategy.infra.redis_prefix.clone(),
-            activity_redis_prefix: self.cluster.activity.infra.redis_prefix.clone(),
-            settle_secs: 0,
-        }
+        self.cluster.invariant_sources(self.redis.url(), 0)
     }
 
     async fn run_fault(&mut self, fault: Fault) -> Figures {

@@ -157,6 +157,20 @@ impl Cluster {
         self.raffle = ServiceProcess::spawn_on(&workspace_binary("raffle"), &self.raffle_env, self.raffle.port).await;
     }
 
+    /// What the invariant checker reads of this cluster: its databases and Redis prefixes on
+    /// `redis_url`, settling for up to `settle_secs`.
+    pub fn invariant_sources(&self, redis_url: String, settle_secs: i64) -> bm_invariants::Sources {
+        bm_invariants::Sources {
+            strategy_db: self.strategy.infra.database_url.clone(),
+            activity_db: self.activity.infra.database_url.clone(),
+            award_db: self.award.infra.database_url.clone(),
+            redis_url,
+            strategy_redis_prefix: self.strategy.infra.redis_prefix.clone(),
+            activity_redis_prefix: self.activity.infra.redis_prefix.clone(),
+            settle_secs,
+        }
+    }
+
     /// A client of strategy-draw.
     pub async fn strategy_client(&self) -> StrategyServiceClient<Channel> {
         StrategyServiceClient::new(self.strategy.process.channel().await)

@@ -114,15 +114,7 @@ async fn count(node: &Node, table: &str) -> i64 {
 }
 
 fn sources(cluster: &Cluster) -> Sources {
-    Sources {
-        strategy_db: cluster.strategy.infra.database_url.clone(),
-        activity_db: cluster.activity.infra.database_url.clone(),
-        award_db: cluster.award.infra.database_url.clone(),
-        redis_url: bm_testkit::redis_url(),
-        strategy_redis_prefix: cluster.strategy.infra.redis_prefix.clone(),
-        activity_redis_prefix: cluster.activity.infra.redis_prefix.clone(),
-        settle_secs: 60,
-    }
+    cluster.invariant_sources(bm_testkit::redis_url(), 60)
 }
 
 #[tokio::test]
