@@ -1,4 +1,5 @@
-//! The `send_award` event (ARCHITECTURE.md §5) and JetStream publishing with `Nats-Msg-Id`.
+//! The `send_award` and `credit_adjust_success` events (ARCHITECTURE.md §5, docs/award.md) and
+//! JetStream publishing with `Nats-Msg-Id`.
 
 use std::time::Duration;
 
@@ -31,6 +32,22 @@ pub struct SendAward {
     pub award_title: String,
     /// The effective award config (e.g. `1,100`).
     pub award_config: String,
+}
+
+/// The `data` of `credit_adjust_success`: a credit trade was booked (spec §7.2). Published
+/// only for trades that committed (spec §14 bug 5), once per trade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditAdjustSuccess {
+    /// The user.
+    pub user_id: String,
+    /// The credit order id (the ledger row).
+    pub order_id: String,
+    /// The caller's idempotency key of the trade.
+    pub out_business_no: String,
+    /// `forward` or `reverse`.
+    pub trade_type: String,
+    /// The traded amount, positive, as a decimal string (the direction is `trade_type`).
+    pub amount: rust_decimal::Decimal,
 }
 
 /// Why a publish failed (NATS down, no ack in time, stream refused it).

@@ -1,7 +1,8 @@
 //! award (`bigmarket.award.v1.AwardService`, port 50053): user award records with a
 //! transactional outbox, the `send_award` event on NATS JetStream, the outbox relay, the
-//! award distributor (random credit in-house, a pluggable step for external awards) and
-//! the credit account with its ledger. Design and runbook: `docs/award.md`.
+//! award distributor (random credit in-house, a pluggable step for external awards), and
+//! the credit account with its ledger, changed by award credits and credit trades (which
+//! announce themselves with `credit_adjust_success`). Design and runbook: `docs/award.md`.
 
 pub mod delivery;
 pub mod domain;
@@ -25,7 +26,7 @@ use crate::{
     delivery::NatsExternalDelivery,
     events::Publisher,
     storage::AwardStore,
-    usecase::{AwardUseCases, OutboxTiming},
+    usecase::{AwardUseCases, EventSubjects, OutboxTiming},
     workers::SendAwardConsumer,
 };
 
@@ -132,7 +133,10 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         Arc::new(delivery),
         Arc::new(bm_kernel::SystemClock),
         Arc::new(bm_kernel::ThreadRandom),
-        settings.nats.subject("award", "send_award"),
+        EventSubjects {
+            send_award: settings.nats.subject("award", "send_award"),
+            credit_adjust_success: settings.nats.subject("award", "credit_adjust_success"),
+        },
         options.timing(),
     );
     let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)

@@ -1,7 +1,9 @@
 //! Black-box gRPC tests of the award service against real Postgres, Redis and NATS: the
 //! record → send_award → distribution path, idempotency, bad input, parking, the faults of
 //! issue #6 (NATS down, a message delivered twice, a crash between commit and publish) and
-//! the ledger invariant after a burst of 500 awards.
+//! the ledger invariant after a burst of 500 awards; and credit trades (issue #14): forward and
+//! reverse, ERR_CREDIT_001, idempotency, bad input, concurrent reverse trades, the
+//! credit_adjust_success event and NATS down during a trade.
 #![expect(clippy::unwrap_used, reason = "test helpers: a failed unwrap is a failed test")]
 
 use std::{
@@ -10,8 +12,8 @@ use std::{
 };
 
 use bm_api::award::{
-    ListUserAwardsRequest, QueryUserCreditRequest, RecordAwardRequest, RecordAwardResponse,
-    award_service_client::AwardServiceClient,
+    CreditTradeRequest, CreditTradeResponse, ListUserAwardsRequest, QueryUserCreditRequest, RecordAwardRequest,
+    RecordAwardResponse, award_service_client::AwardServiceClient,
 };
 use bm_testkit::{NatsServer, ServiceProcess, TestInfra, lifecycle::with_env};
 use futures_util::StreamExt;
@@ -132,6 +134,38 @@ impl App {
         format!("{}.award.{event}", self.infra.subject_prefix)
     }
 
+    async fn trade(&self, request: CreditTradeRequest) -> Result<CreditTradeResponse, tonic::Status> {
+        self.client.clone().credit_trade(request).await.map(tonic::Response::into_inner)
+    }
+
+    /// The credit_adjust_success messages in the stream, oldest first: (Nats-Msg-Id, envelope).
+    async fn credit_events(&self) -> Vec<(String, serde_json::Value)> {
+        let mut stream = self.jetstream().await.get_stream(self.stream()).await.unwrap();
+        let last = stream.info().await.unwrap().state.last_sequence;
+        let subject = self.subject("credit_adjust_success");
+        let mut events = Vec::new();
+        for sequence in 1..=last {
+            let Ok(message) = stream.get_raw_message(sequence).await else { continue };
+            if message.subject.as_str() == subject {
+                let id = message.headers.get("Nats-Msg-Id").map(async_nats::HeaderValue::as_str).unwrap().to_owned();
+                events.push((id, serde_json::from_slice(&message.payload).unwrap()));
+            }
+        }
+        events
+    }
+
+    /// The ledger rows of a user with their direction: (out_business_no, trade_type, trade_amount).
+    async fn trades(&self, user_id: &str) -> Vec<(String, String, Decimal)> {
+        sqlx::query_as(
+            "SELECT out_business_no, trade_type, trade_amount FROM user_credit_order WHERE user_id = $1 \
+             ORDER BY created_at, out_business_no",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
     async fn stream_messages(&self) -> u64 {
         let mut stream = self.jetstream().await.get_stream(self.stream()).await.unwrap();
         stream.info().await.unwrap().state.messages
@@ -153,6 +187,16 @@ fn award(user_id: &str, order_id: &str, award_key: &str, award_config: &str) -> 
 
 fn credit(user_id: &str, order_id: &str) -> RecordAwardRequest {
     award(user_id, order_id, "user_credit_random", "1,100")
+}
+
+fn trade(user_id: &str, out_business_no: &str, trade_type: &str, amount: &str) -> CreditTradeRequest {
+    CreditTradeRequest {
+        user_id: user_id.into(),
+        out_business_no: out_business_no.into(),
+        trade_name: "rebate".into(),
+        trade_type: trade_type.into(),
+        amount: amount.into(),
+    }
 }
 
 fn bm_code(status: &tonic::Status) -> Option<&'static str> {
@@ -542,4 +586,283 @@ async fn after_a_burst_of_500_awards_each_completes_once_and_credit_equals_the_l
     })
     .await;
     assert_eq!(app.count("SELECT count(*) FROM parked_message").await, 0);
+}
+
+// ---- credit trades (issue #14) ----
+
+#[tokio::test]
+async fn forward_then_reverse_trades_change_the_balances_and_the_ledger() {
+    let app = App::spawn().await;
+    let credited = app.trade(trade("u1", "rebate-1", "forward", "50")).await.unwrap();
+    assert!(!credited.duplicate);
+    assert_eq!((credited.available_amount.as_str(), credited.total_amount.as_str()), ("50", "50"));
+    let debited = app.trade(trade("u1", "exchange-1", "reverse", "20.5")).await.unwrap();
+    assert!(!debited.duplicate);
+    assert_ne!(debited.order_id, credited.order_id);
+    assert_eq!((debited.available_amount.as_str(), debited.total_amount.as_str()), ("29.5", "50"));
+
+    assert_eq!(app.account("u1").await, Some((dec("50"), dec("29.5"))));
+    assert_eq!(
+        app.trades("u1").await,
+        vec![
+            ("rebate-1".to_owned(), "forward".to_owned(), dec("50")),
+            ("exchange-1".to_owned(), "reverse".to_owned(), dec("-20.5")),
+        ]
+    );
+    let (order_id, name, total_after, available_after): (String, String, Decimal, Decimal) = sqlx::query_as(
+        "SELECT order_id, trade_name, total_after, available_after FROM user_credit_order WHERE out_business_no = 'exchange-1'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((order_id, name), (debited.order_id, "rebate".to_owned()));
+    assert_eq!((total_after, available_after), (dec("50"), dec("29.5")), "the ledger row keeps the running balance");
+    let credit = app.client.clone().query_user_credit(QueryUserCreditRequest { user_id: "u1".into() }).await;
+    let credit = credit.unwrap().into_inner();
+    assert_eq!((credit.total_amount.as_str(), credit.available_amount.as_str()), ("50", "29.5"));
+}
+
+#[tokio::test]
+async fn a_reverse_trade_above_the_balance_is_err_credit_001_and_writes_and_publishes_nothing() {
+    let app = App::spawn().await;
+    app.trade(trade("u1", "rebate-1", "forward", "10")).await.unwrap();
+    let refused = [
+        trade("u1", "exchange-1", "reverse", "10.000001"),
+        trade("u1", "exchange-2", "reverse", "11"),
+        // A user without an account has nothing available, and gets no account.
+        trade("nobody", "exchange-3", "reverse", "1"),
+    ];
+    for request in refused {
+        let status = app.trade(request.clone()).await.unwrap_err();
+        assert_eq!(
+            (status.code(), bm_code(&status)),
+            (Code::FailedPrecondition, Some("ERR_CREDIT_001")),
+            "{request:?}: {status:?}"
+        );
+    }
+    assert_eq!(app.account("u1").await, Some((dec("10"), dec("10"))));
+    assert_eq!(app.account("nobody").await, None);
+    assert_eq!(app.count("SELECT count(*) FROM user_credit_order").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM outbox_task").await, 1, "a failed trade queues no event");
+    // Spec §14 bug 5: a failed trade published credit_adjust_success anyway. Here the one
+    // event is the forward trade's; let the relay run a few rounds to be sure nothing follows.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let events = app.credit_events().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].1["data"]["out_business_no"], "rebate-1");
+    // The exact balance can still be spent: reverse 10 of 10 leaves 0.
+    let spent = app.trade(trade("u1", "exchange-4", "reverse", "10")).await.unwrap();
+    assert_eq!((spent.available_amount.as_str(), spent.total_amount.as_str()), ("0", "10"));
+    // A failed out_business_no stays free: the same trade succeeds once the credit is there.
+    app.trade(trade("u1", "rebate-2", "forward", "11")).await.unwrap();
+    let retried = app.trade(trade("u1", "exchange-2", "reverse", "11")).await.unwrap();
+    assert!(!retried.duplicate);
+    assert_eq!(retried.available_amount, "0");
+}
+
+#[tokio::test]
+async fn a_repeated_trade_returns_the_first_result_and_books_and_publishes_once() {
+    let app = App::spawn().await;
+    let first = app.trade(trade("u1", "rebate-1", "forward", "10")).await.unwrap();
+    app.trade(trade("u1", "rebate-2", "forward", "5")).await.unwrap();
+    let repeat = app.trade(trade("u1", "rebate-1", "forward", "10.000")).await.unwrap();
+    assert!(repeat.duplicate);
+    assert_eq!(repeat.order_id, first.order_id);
+    assert_eq!(
+        (repeat.available_amount.as_str(), repeat.total_amount.as_str()),
+        ("10", "10"),
+        "the first result, not the balance of now"
+    );
+    // Concurrent repeats of a new trade: one booking, one order id for all.
+    let results =
+        futures_util::future::join_all((0..8).map(|_| app.trade(trade("u1", "exchange-1", "reverse", "3")))).await;
+    let responses: Vec<CreditTradeResponse> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(responses.iter().filter(|r| !r.duplicate).count(), 1, "{responses:?}");
+    assert!(responses.iter().all(|r| r.order_id == responses[0].order_id && r.available_amount == "12"));
+
+    assert_eq!(app.account("u1").await, Some((dec("15"), dec("12"))));
+    assert_eq!(app.count("SELECT count(*) FROM user_credit_order").await, 3);
+    assert_eq!(app.count("SELECT count(*) FROM outbox_task").await, 3);
+    eventually("three events", Duration::from_secs(30), || async { app.credit_events().await.len() == 3 }).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.credit_events().await.len(), 3, "one event per trade, none for the repeats");
+}
+
+#[tokio::test]
+async fn the_same_out_business_no_with_other_fields_is_refused_with_0003() {
+    let app = App::spawn().await;
+    app.trade(trade("u1", "biz-1", "forward", "10")).await.unwrap();
+    let conflicting = [
+        trade("u1", "biz-1", "forward", "11"),
+        trade("u1", "biz-1", "reverse", "10"),
+        CreditTradeRequest { trade_name: "convert_sku".into(), ..trade("u1", "biz-1", "forward", "10") },
+    ];
+    for request in conflicting {
+        let status = app.trade(request.clone()).await.unwrap_err();
+        assert_eq!((status.code(), bm_code(&status)), (Code::AlreadyExists, Some("0003")), "{request:?}");
+    }
+    assert_eq!(app.account("u1").await, Some((dec("10"), dec("10"))));
+    assert_eq!(app.count("SELECT count(*) FROM user_credit_order").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM outbox_task").await, 1);
+    // Another user may use the same out_business_no.
+    assert!(!app.trade(trade("u2", "biz-1", "forward", "11")).await.unwrap().duplicate);
+}
+
+#[tokio::test]
+async fn invalid_trades_are_refused_with_0002_and_write_nothing() {
+    let app = App::spawn().await;
+    let ok = || trade("u1", "biz-1", "forward", "10");
+    let cases: Vec<(&str, CreditTradeRequest)> = vec![
+        ("empty user_id", CreditTradeRequest { user_id: String::new(), ..ok() }),
+        ("long user_id", CreditTradeRequest { user_id: "u".repeat(65), ..ok() }),
+        ("control user_id", CreditTradeRequest { user_id: "a\tb".into(), ..ok() }),
+        ("empty out_business_no", CreditTradeRequest { out_business_no: String::new(), ..ok() }),
+        ("long out_business_no", CreditTradeRequest { out_business_no: "b".repeat(65), ..ok() }),
+        ("award out_business_no", CreditTradeRequest { out_business_no: "award:order-1".into(), ..ok() }),
+        ("empty trade_name", CreditTradeRequest { trade_name: String::new(), ..ok() }),
+        ("blank trade_name", CreditTradeRequest { trade_name: "   ".into(), ..ok() }),
+        ("long trade_name", CreditTradeRequest { trade_name: "n".repeat(33), ..ok() }),
+        ("empty trade_type", CreditTradeRequest { trade_type: String::new(), ..ok() }),
+        ("bad trade_type", CreditTradeRequest { trade_type: "sideways".into(), ..ok() }),
+        ("upper-case trade_type", CreditTradeRequest { trade_type: "FORWARD".into(), ..ok() }),
+        ("amount 0", CreditTradeRequest { amount: "0".into(), ..ok() }),
+        ("amount -1", CreditTradeRequest { amount: "-1".into(), ..ok() }),
+        ("reverse -1", trade("u1", "biz-1", "reverse", "-1")),
+        ("amount abc", CreditTradeRequest { amount: "abc".into(), ..ok() }),
+        ("amount 7 decimals", CreditTradeRequest { amount: "1.1234567".into(), ..ok() }),
+        ("empty amount", CreditTradeRequest { amount: String::new(), ..ok() }),
+        ("amount with exponent", CreditTradeRequest { amount: "1e3".into(), ..ok() }),
+        ("amount too large", CreditTradeRequest { amount: "1000000001".into(), ..ok() }),
+    ];
+    for (what, request) in cases {
+        let status = app.trade(request).await.unwrap_err();
+        assert_eq!((status.code(), bm_code(&status)), (Code::InvalidArgument, Some("0002")), "{what}: {status:?}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM user_credit_order").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM user_credit_account").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM outbox_task").await, 0);
+    // Six decimal places are fine.
+    let fine = app.trade(CreditTradeRequest { amount: "1.123456".into(), ..ok() }).await.unwrap();
+    assert_eq!(fine.available_amount, "1.123456");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_reverse_trades_of_10_on_30_never_overdraw() {
+    let app = App::spawn().await;
+    app.trade(trade("u1", "rebate-1", "forward", "30")).await.unwrap();
+    let results = futures_util::future::join_all(
+        (0..20).map(|n| app.trade(trade("u1", &format!("exchange-{n}"), "reverse", "10"))),
+    )
+    .await;
+    let succeeded = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(succeeded, 3, "exactly 30 / 10 trades succeed");
+    for status in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!((status.code(), bm_code(status)), (Code::FailedPrecondition, Some("ERR_CREDIT_001")), "{status:?}");
+    }
+    let mut balances: Vec<String> =
+        results.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.available_amount.clone()).collect();
+    balances.sort();
+    assert_eq!(balances, ["0", "10", "20"], "each success saw the balance its predecessor left");
+    assert_eq!(app.account("u1").await, Some((dec("30"), dec("0"))));
+    let (rows, sum, lowest): (i64, Decimal, Decimal) = sqlx::query_as(
+        "SELECT count(*), sum(trade_amount), min(available_after) FROM user_credit_order WHERE user_id = 'u1'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((rows, sum), (4, Decimal::ZERO), "the balance equals the sum of the ledger");
+    assert!(lowest >= Decimal::ZERO, "never negative at any step: {lowest}");
+    eventually("four events", Duration::from_secs(30), || async { app.credit_events().await.len() == 4 }).await;
+    // A retry of a debit that succeeded is a duplicate even now that the balance is gone.
+    for (n, result) in results.iter().enumerate() {
+        if let Ok(first) = result {
+            let repeat = app.trade(trade("u1", &format!("exchange-{n}"), "reverse", "10")).await.unwrap();
+            assert!(repeat.duplicate && repeat.order_id == first.order_id, "{repeat:?}");
+            assert_eq!(repeat.available_amount, first.available_amount, "the first result");
+        }
+    }
+    assert_eq!(app.count("SELECT count(*) FROM user_credit_order").await, 4);
+}
+
+#[tokio::test]
+async fn each_trade_publishes_one_credit_adjust_success_with_its_outbox_id() {
+    let app = App::spawn().await;
+    let credited = app.trade(trade("u1", "rebate-1", "forward", "12.5")).await.unwrap();
+    let debited = app.trade(trade("u1", "exchange-1", "reverse", "2.25")).await.unwrap();
+    app.trade(trade("u1", "exchange-1", "reverse", "2.25")).await.unwrap();
+    eventually("both tasks completing", Duration::from_secs(30), || async {
+        app.count("SELECT count(*) FROM outbox_task WHERE state = 'completed'").await == 2
+    })
+    .await;
+    let events = app.credit_events().await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    let expected = [(&credited, "rebate-1", "forward", "12.5"), (&debited, "exchange-1", "reverse", "2.25")];
+    for ((message_id, envelope), (response, business_no, trade_type, amount)) in events.iter().zip(expected) {
+        assert_eq!(envelope["id"].as_str(), Some(message_id.as_str()), "Nats-Msg-Id = envelope id");
+        assert!(envelope["timestamp"].as_i64().unwrap() > 0);
+        let data = &envelope["data"];
+        assert_eq!(data["user_id"], "u1");
+        assert_eq!(data["order_id"].as_str(), Some(response.order_id.as_str()));
+        assert_eq!(data["out_business_no"], business_no);
+        assert_eq!(data["trade_type"], trade_type);
+        assert_eq!(data["amount"], amount, "a positive decimal string; the direction is trade_type");
+        let (task_subject,): (String,) = sqlx::query_as("SELECT subject FROM outbox_task WHERE id = $1")
+            .bind(message_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(task_subject, app.subject("credit_adjust_success"), "the outbox task id is the message id");
+    }
+}
+
+#[tokio::test]
+async fn an_award_credit_and_credit_trades_share_one_account_and_ledger() {
+    let app = App::spawn().await;
+    app.record(award("u1", "order-1", "user_credit_random", "5,5")).await.unwrap();
+    app.wait_state("order-1", "completed").await;
+    assert_eq!(app.account("u1").await, Some((dec("5"), dec("5"))));
+    let spent = app.trade(trade("u1", "exchange-1", "reverse", "5")).await.unwrap();
+    assert_eq!((spent.available_amount.as_str(), spent.total_amount.as_str()), ("0", "5"));
+    let (after,): (Option<Decimal>,) =
+        sqlx::query_as("SELECT available_after FROM user_credit_order WHERE out_business_no = 'award:order-1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(after, Some(dec("5")), "award credits keep the running balance too");
+    let status = app.trade(trade("u1", "exchange-2", "reverse", "0.000001")).await.unwrap_err();
+    assert_eq!(bm_code(&status), Some("ERR_CREDIT_001"));
+    assert_eq!(app.trades("u1").await.iter().map(|t| t.2).sum::<Decimal>(), Decimal::ZERO);
+}
+
+#[tokio::test]
+async fn nats_down_during_a_credit_trade_commits_it_and_the_relay_publishes_it_once_nats_is_back() {
+    let mut nats = NatsServer::start().await;
+    let infra = TestInfra::new(Some(&bm_award::MIGRATOR)).await;
+    let app = App::spawn_on(infra, Some(&nats)).await;
+
+    nats.stop();
+    let response = app.trade(trade("u1", "rebate-down", "forward", "7")).await.unwrap();
+    assert!(!response.duplicate, "the trade commits although NATS is down");
+    assert_eq!(app.account("u1").await, Some((dec("7"), dec("7"))));
+    let task = || async {
+        sqlx::query_as::<_, (String, String, i32, Option<String>)>(
+            "SELECT id, state, attempts, last_error FROM outbox_task WHERE payload->'data'->>'out_business_no' = 'rebate-down'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let (task_id, state, attempts, last_error) = task().await;
+    assert_ne!(state, "completed");
+    assert!(attempts >= 1 && last_error.is_some(), "the failed publish is on the task: {attempts} {last_error:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_ne!(task().await.1, "completed", "kept while NATS is down");
+
+    nats.resume().await;
+    eventually("the task completing", Duration::from_secs(30), || async { task().await.1 == "completed" }).await;
+    let events = app.credit_events().await;
+    assert_eq!(events.len(), 1, "published once (Nats-Msg-Id de-duplicates the retries)");
+    assert_eq!(events[0].0, task_id);
+    assert_eq!(events[0].1["data"]["order_id"].as_str(), Some(response.order_id.as_str()));
+    assert_eq!(app.account("u1").await, Some((dec("7"), dec("7"))), "the trade is booked once");
 }

@@ -1,12 +1,18 @@
-//! The award rules of spec §6, pure: no I/O, no clock, no randomness of its own.
+//! The award rules of spec §6 and the credit trades of §7.2, pure: no I/O, no clock, no
+//! randomness of its own.
 
 pub mod award;
 pub mod credit;
 pub mod outbox;
+pub mod trade;
 
 pub use award::{AwardState, Delivery};
 pub use credit::{CREDIT_SCALE, CreditRange, MAX_CREDIT, round_significant};
 pub use outbox::retry_delay;
+pub use trade::{
+    AWARD_BUSINESS_PREFIX, CreditBalance, InsufficientCredit, TradeAmountError, TradeType, UnknownTradeType,
+    parse_trade_amount,
+};
 
 /// An award config that cannot be used (`ERR_CONFIG_001`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

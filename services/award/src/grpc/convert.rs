@@ -1,19 +1,22 @@
 //! Proto ↔ domain: validation of requests (INVALID_ARGUMENT / `0002`) and responses.
 
 use bm_api::award as pb;
-use bm_kernel::{OrderId, UserId};
+use bm_kernel::{BusinessNo, OrderId, UserId};
 use bm_status::invalid_argument;
 use tonic::Status;
 
 use crate::{
+    domain::{AWARD_BUSINESS_PREFIX, TradeType, parse_trade_amount},
     storage::{AwardRecordView, CreditAccount},
-    usecase::RecordAwardCommand,
+    usecase::{CreditTradeCommand, CreditTraded, RecordAwardCommand},
 };
 
 /// The longest award key and title stored (the column widths).
 const MAX_AWARD_KEY_LEN: usize = 64;
 const MAX_AWARD_TITLE_LEN: usize = 128;
 const MAX_AWARD_CONFIG_LEN: usize = 128;
+/// The longest trade name stored (`user_credit_order.trade_name`).
+const MAX_TRADE_NAME_LEN: usize = 32;
 
 pub(super) fn user_id(value: String) -> Result<UserId, Status> {
     UserId::parse(value).map_err(|e| invalid_argument("user_id", e))
@@ -53,6 +56,40 @@ impl TryFrom<pb::RecordAwardRequest> for RecordAwardCommand {
             award_title: text("award_title", request.award_title, MAX_AWARD_TITLE_LEN, true)?,
             award_config: text("award_config", request.award_config, MAX_AWARD_CONFIG_LEN, false)?,
         })
+    }
+}
+
+impl TryFrom<pb::CreditTradeRequest> for CreditTradeCommand {
+    type Error = Status;
+
+    fn try_from(request: pb::CreditTradeRequest) -> Result<Self, Status> {
+        let user_id = user_id(request.user_id)?;
+        let out_business_no =
+            BusinessNo::parse(request.out_business_no).map_err(|e| invalid_argument("out_business_no", e))?;
+        if out_business_no.as_str().starts_with(AWARD_BUSINESS_PREFIX) {
+            return Err(invalid_argument(
+                "out_business_no",
+                format!("the prefix {AWARD_BUSINESS_PREFIX:?} is reserved for award credits"),
+            ));
+        }
+        Ok(Self {
+            user_id,
+            out_business_no,
+            trade_name: text("trade_name", request.trade_name, MAX_TRADE_NAME_LEN, true)?,
+            trade_type: request.trade_type.parse::<TradeType>().map_err(|e| invalid_argument("trade_type", e))?,
+            amount: parse_trade_amount(&request.amount).map_err(|e| invalid_argument("amount", e))?,
+        })
+    }
+}
+
+impl From<CreditTraded> for pb::CreditTradeResponse {
+    fn from(traded: CreditTraded) -> Self {
+        Self {
+            order_id: traded.order_id,
+            duplicate: traded.duplicate,
+            available_amount: traded.account.available_amount.normalize().to_string(),
+            total_amount: traded.account.total_amount.normalize().to_string(),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ mod status;
 use bm_api::award::{self as pb, award_service_server::AwardService};
 use tonic::{Request, Response, Status};
 
-use crate::usecase::{AwardUseCases, RecordAwardCommand};
+use crate::usecase::{AwardUseCases, CreditTradeCommand, RecordAwardCommand};
 
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.award.v1.AwardService";
@@ -54,5 +54,14 @@ impl AwardService for AwardHandler {
         let user_id = convert::user_id(request.into_inner().user_id)?;
         let account = self.use_cases.query_user_credit(&user_id).await?;
         Ok(Response::new(account.into()))
+    }
+
+    async fn credit_trade(
+        &self,
+        request: Request<pb::CreditTradeRequest>,
+    ) -> Result<Response<pb::CreditTradeResponse>, Status> {
+        let command = CreditTradeCommand::try_from(request.into_inner())?;
+        let traded = self.use_cases.credit_trade(command).await?;
+        Ok(Response::new(traded.into()))
     }
 }

@@ -8,7 +8,8 @@ use crate::usecase::AwardError;
 impl From<AwardError> for Status {
     fn from(error: AwardError) -> Self {
         let code = match &error {
-            AwardError::OrderTaken { .. } => ErrorCode::IndexDup,
+            AwardError::OrderTaken { .. } | AwardError::TradeConflict { .. } => ErrorCode::IndexDup,
+            AwardError::InsufficientCredit { .. } => ErrorCode::UserCreditAccountNoAvailableAmount,
             AwardError::Config(_) | AwardError::UnknownAwardKey(_) => ErrorCode::AwardConfigError,
             AwardError::RecordMissing { .. } => ErrorCode::NotFound,
             AwardError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {

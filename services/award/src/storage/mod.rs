@@ -1,5 +1,5 @@
 //! Postgres, the award service's only store: award records, the outbox, credit accounts and
-//! their ledger, parked messages. Each method that writes more than one row is one
+//! their ledger (award credits and credit trades), parked messages. Each method that writes more than one row is one
 //! transaction; dropping it before `commit` rolls it back.
 
 mod credit;
@@ -8,7 +8,7 @@ mod records;
 
 use sqlx::PgPool;
 
-pub use credit::CreditAccount;
+pub use credit::{BookedTrade, Booking, CreditAccount, NewCreditTrade};
 pub use outbox::{ClaimedTask, NewTask};
 pub use records::{AwardRecordView, Completion, NewAwardRecord, Recorded};
 

@@ -1,5 +1,5 @@
-//! `outbox_task`: written with its award record, published after commit, relayed until
-//! JetStream acknowledges it.
+//! `outbox_task`: written with its award record or credit trade, published after commit,
+//! relayed until JetStream acknowledges it.
 
 use chrono::{DateTime, Utc};
 
@@ -35,6 +35,21 @@ pub struct ClaimedTask {
 }
 
 impl AwardStore {
+    /// Inserts `task` inside `tx` (with the business rows it announces).
+    pub(super) async fn enqueue_in(tx: &mut sqlx::PgConnection, task: &NewTask) -> Result<(), AwardError> {
+        sqlx::query(
+            "INSERT INTO outbox_task (id, user_id, subject, payload, next_attempt_at) VALUES ($1, $2, $3, $4::json, $5)",
+        )
+        .bind(&task.id)
+        .bind(&task.user_id)
+        .bind(&task.subject)
+        .bind(&task.payload)
+        .bind(task.next_attempt_at)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
     /// Tasks JetStream has not acknowledged yet (`pending` or `failed`) and the age in
     /// seconds of the oldest (0 without any), by the database clock.
     pub async fn outbox_backlog(&self) -> Result<(i64, f64), AwardError> {

@@ -1,6 +1,9 @@
 //! The one error type of the award service; `grpc::status` maps it to the wire.
 
-use crate::{domain::AwardConfigError, events::PublishError};
+use crate::{
+    domain::{AwardConfigError, InsufficientCredit},
+    events::PublishError,
+};
 
 /// Why an award operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -10,6 +13,25 @@ pub enum AwardError {
     OrderTaken {
         /// The raffle order.
         order_id: String,
+    },
+    /// A reverse credit trade asks for more than the account has available
+    /// (`ERR_CREDIT_001`); nothing was written.
+    #[error("user {user_id}: {shortfall}")]
+    InsufficientCredit {
+        /// The user.
+        user_id: String,
+        /// What was available and what was asked for.
+        shortfall: InsufficientCredit,
+    },
+    /// The user's out_business_no is booked already with other fields (`0003`).
+    #[error("out_business_no {out_business_no:?} of user {user_id} is booked already as another trade ({booked})")]
+    TradeConflict {
+        /// The user.
+        user_id: String,
+        /// The idempotency key.
+        out_business_no: String,
+        /// The booked trade, described.
+        booked: String,
     },
     /// The award config is not a range (`ERR_CONFIG_001`).
     #[error(transparent)]
@@ -49,6 +71,8 @@ impl AwardError {
             | Self::RecordMissing { .. }
             | Self::BadPayload(_)
             | Self::OrderTaken { .. }
+            | Self::InsufficientCredit { .. }
+            | Self::TradeConflict { .. }
             | Self::Corrupt(_) => true,
             Self::Database(_) | Self::Publish(_) => false,
         }

@@ -1,7 +1,9 @@
-//! The operations of the award service: record an award (with its outbox task), relay the
-//! outbox, distribute an award, and the queries. Each loads, decides with the pure
+//! The operations of the award service: record an award (with its outbox task), book a
+//! credit trade (with its outbox task), relay the outbox, distribute an award, and the
+//! queries. Each loads, decides with the pure
 //! `domain`, and saves.
 
+mod credit_trade;
 mod distribute;
 mod error;
 mod query;
@@ -13,6 +15,7 @@ use std::{sync::Arc, time::Duration};
 use bm_kernel::{Clock, RandomSource};
 use chrono::{DateTime, Utc};
 
+pub use credit_trade::{CreditTradeCommand, CreditTraded};
 pub use distribute::{Acknowledge, Distributed};
 pub use error::AwardError;
 pub use record_award::{RecordAwardCommand, RecordedAward};
@@ -35,6 +38,15 @@ pub struct OutboxTiming {
     pub batch: i64,
 }
 
+/// Where the award service's events are published (`<subject_prefix>.award.<event>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSubjects {
+    /// An award record was saved (consumed by the distributor).
+    pub send_award: String,
+    /// A credit trade was booked.
+    pub credit_adjust_success: String,
+}
+
 /// The award service's use cases over their storage and messaging.
 #[derive(Debug, Clone)]
 pub struct AwardUseCases {
@@ -43,22 +55,22 @@ pub struct AwardUseCases {
     pub(crate) delivery: Arc<dyn ExternalDelivery>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn RandomSource>,
-    pub(crate) send_award_subject: String,
+    pub(crate) subjects: EventSubjects,
     pub(crate) timing: OutboxTiming,
 }
 
 impl AwardUseCases {
-    /// Wires the use cases; `send_award_subject` is where award records are announced.
+    /// Wires the use cases; `subjects` say where records and trades are announced.
     pub fn new(
         store: AwardStore,
         publisher: Publisher,
         delivery: Arc<dyn ExternalDelivery>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn RandomSource>,
-        send_award_subject: String,
+        subjects: EventSubjects,
         timing: OutboxTiming,
     ) -> Self {
-        Self { store, publisher, delivery, clock, random, send_award_subject, timing }
+        Self { store, publisher, delivery, clock, random, subjects, timing }
     }
 
     /// The store (for the workers).

@@ -63,7 +63,7 @@ impl AwardUseCases {
         let task = NewTask {
             id: envelope.id.clone(),
             user_id: envelope.data.user_id.clone(),
-            subject: self.send_award_subject.clone(),
+            subject: self.subjects.send_award.clone(),
             payload,
             next_attempt_at: self.after(self.timing.relay_after),
         };
@@ -86,20 +86,21 @@ impl AwardUseCases {
         Ok(RecordedAward { duplicate: false, published })
     }
 
-    /// Publishes a freshly committed task; marks it completed on ack. Any failure leaves
-    /// the task to the relay (logged, with the error on the task).
-    async fn publish_task(&self, task: &NewTask) -> bool {
+    /// Publishes a freshly committed task (send_award, credit_adjust_success); marks it
+    /// completed on ack. Any failure leaves the task to the relay (logged, with the error on
+    /// the task).
+    pub(super) async fn publish_task(&self, task: &NewTask) -> bool {
         match self.publisher.publish(&task.subject, &task.id, task.payload.clone().into_bytes()).await {
             Ok(()) => {
                 if let Err(error) = self.store.complete_task(&task.id).await {
                     // Published but not marked: the relay publishes it again and the stream
                     // (Nats-Msg-Id) or the idempotent distributor drops the repeat.
-                    tracing::warn!(error = %bm_status::ErrorChain(&error), task_id = %task.id, "send_award published but not marked completed; the relay republishes it (de-duplicated)");
+                    tracing::warn!(error = %bm_status::ErrorChain(&error), task_id = %task.id, subject = %task.subject, "event published but not marked completed; the relay republishes it (de-duplicated)");
                 }
                 true
             }
             Err(error) => {
-                tracing::warn!(%error, task_id = %task.id, "send_award not published; the outbox relay will send it");
+                tracing::warn!(%error, task_id = %task.id, subject = %task.subject, "event not published; the outbox relay will send it");
                 let next = self.after(retry_delay(1, self.timing.retry_base, self.timing.retry_max));
                 if let Err(note) = self.store.note_publish_failure(&task.id, &error.to_string(), next).await {
                     tracing::warn!(error = %bm_status::ErrorChain(&note), task_id = %task.id, "cannot note the publish failure; the relay still sends the task");
