@@ -161,11 +161,7 @@ impl AdminService for AdminHandler {
     ) -> Result<Response<pb::ListSwitchChangesResponse>, Status> {
         let request = request.into_inner();
         let name = if request.name.is_empty() { None } else { Some(switch_name(&request.name)?) };
-        let limit = match request.limit {
-            0 => 50,
-            n @ 1..=500 => usize::try_from(n).unwrap_or(500),
-            _ => return Err(invalid_argument("limit", "must be 0 (= 50) to 500")),
-        };
+        let limit = usize::try_from(bm_status::page_limit(request.limit, 50, 500)?).unwrap_or(500);
         let changes = self.store.history(name, limit).await.map_err(|e| unavailable("nats", &e))?;
         Ok(Response::new(pb::ListSwitchChangesResponse { changes: changes.into_iter().map(change_to_pb).collect() }))
     }

@@ -20,7 +20,9 @@ use tonic::{Request, Response, Status};
 /// The full proto name of the service.
 pub const SERVICE_NAME: &str = "bigmarket.ops.v1.OpsService";
 
-/// The most messages one call lists or re-drives.
+/// The most messages one call lists.
+const MAX_LIST: u32 = 1000;
+/// The most messages one call re-drives.
 const MAX_BATCH: i64 = 1000;
 /// How long a re-drive's publish may wait for JetStream's ack.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -186,11 +188,7 @@ impl OpsService for OpsHandler {
         &self,
         request: Request<pb::ListParkedMessagesRequest>,
     ) -> Result<Response<pb::ListParkedMessagesResponse>, Status> {
-        let limit = match request.into_inner().limit {
-            0 => 100,
-            n if i64::from(n) <= MAX_BATCH => i64::from(n),
-            _ => return Err(invalid_argument("limit", format!("must be 0 (= 100) to {MAX_BATCH}"))),
-        };
+        let limit = i64::from(bm_status::page_limit(request.into_inner().limit, 100, MAX_LIST)?);
         let rows: Vec<ParkedMessage> = sqlx::query_as(
             "SELECT id, subject, payload, error, deliveries, parked_at FROM parked_message ORDER BY id LIMIT $1",
         )

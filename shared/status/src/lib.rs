@@ -179,6 +179,16 @@ pub fn invalid_argument(field: &str, problem: impl fmt::Display) -> Status {
     )
 }
 
+/// The page size of a listing: `value` when it is 1..=`max`, `default` for 0, else an
+/// `INVALID_ARGUMENT` / `0002` status naming `limit`.
+pub fn page_limit(value: u32, default: u32, max: u32) -> Result<u32, Status> {
+    match value {
+        0 => Ok(default),
+        n if n <= max => Ok(n),
+        _ => Err(invalid_argument("limit", format!("must be 0 (= {default}) to {max}"))),
+    }
+}
+
 /// An `INTERNAL` / `0001` status for a bug or an unexpected failure. The cause chain is
 /// logged here, once; the wire gets a generic message.
 pub fn internal(error: &(dyn Error + 'static)) -> Status {
@@ -324,5 +334,15 @@ mod tests {
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("hunter2"));
         assert_eq!(code_of(&status), Some(ErrorCode::Internal));
+    }
+
+    #[test]
+    fn page_limits() {
+        assert_eq!(page_limit(0, 100, 1000).unwrap(), 100);
+        assert_eq!(page_limit(1, 100, 1000).unwrap(), 1);
+        assert_eq!(page_limit(1000, 100, 1000).unwrap(), 1000);
+        let refused = page_limit(1001, 100, 1000).unwrap_err();
+        assert_eq!((refused.code(), code_of(&refused)), (Code::InvalidArgument, Some(ErrorCode::IllegalParameter)));
+        assert!(refused.message().contains("0 (= 100) to 1000"), "{}", refused.message());
     }
 }

@@ -55,15 +55,6 @@ fn stage_state(value: &str) -> Result<Option<StageState>, Status> {
         .ok_or_else(|| invalid_argument("state", format!("{value:?} is not one of create, active, expire (or empty)")))
 }
 
-/// The limit of ListActivityStages: 0 = 100.
-fn stage_limit(value: u32) -> Result<u32, Status> {
-    match value {
-        0 => Ok(100),
-        n if n <= MAX_STAGE_LIST => Ok(n),
-        _ => Err(invalid_argument("limit", format!("must be 0 (= 100) to {MAX_STAGE_LIST}"))),
-    }
-}
-
 #[tonic::async_trait]
 impl ActivityService for ActivityHandler {
     async fn armory_activity(
@@ -139,11 +130,7 @@ impl ActivityService for ActivityHandler {
         let request = request.into_inner();
         let user_id = user(request.user_id)?;
         let activity_id = if request.activity_id == 0 { None } else { Some(id("activity_id", request.activity_id)?) };
-        let limit = match request.limit {
-            0 => 100,
-            n @ 1..=1000 => i64::from(n),
-            _ => return Err(bm_status::invalid_argument("limit", "must be 0 (= 100) to 1000")),
-        };
+        let limit = i64::from(bm_status::page_limit(request.limit, 100, 1000)?);
         let orders = self.use_cases.user_orders(&user_id, activity_id, limit).await?;
         Ok(Response::new(pb::ListUserOrdersResponse { orders: orders.into_iter().map(convert::order).collect() }))
     }
@@ -176,7 +163,7 @@ impl ActivityService for ActivityHandler {
     ) -> Result<Response<pb::ListActivityStagesResponse>, Status> {
         let request = request.into_inner();
         let state = stage_state(&request.state)?;
-        let limit = stage_limit(request.limit)?;
+        let limit = bm_status::page_limit(request.limit, 100, MAX_STAGE_LIST)?;
         let stages = self.use_cases.list_stages(state, limit).await?;
         Ok(Response::new(pb::ListActivityStagesResponse { stages: stages.into_iter().map(convert::stage).collect() }))
     }
