@@ -121,19 +121,39 @@ struct Target {
     which: Which,
 }
 
+/// Unicode ranges of East Asian wide characters (the demo's award titles, e.g. 随机积分).
+const WIDE: [(u32, u32); 9] = [
+    (0x1100, 0x115F),
+    (0x2E80, 0xA4CF),
+    (0xAC00, 0xD7A3),
+    (0xF900, 0xFAFF),
+    (0xFE30, 0xFE4F),
+    (0xFF00, 0xFF60),
+    (0xFFE0, 0xFFE6),
+    (0x1_F300, 0x1_F64F),
+    (0x2_0000, 0x3_FFFD),
+];
+
+/// Terminal columns `text` takes: wide characters take two.
+fn display_width(text: &str) -> usize {
+    text.chars()
+        .map(|c| if WIDE.iter().any(|(low, high)| (*low..=*high).contains(&u32::from(c))) { 2 } else { 1 })
+        .sum()
+}
+
 /// Lays out rows under a header, columns padded to their widest cell.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+            *width = (*width).max(display_width(cell));
         }
     }
     let mut out = String::new();
     let mut line = |cells: &mut dyn Iterator<Item = &str>| {
         let mut text = String::new();
         for (cell, width) in cells.zip(&widths) {
-            let _ = write!(text, "{cell:<width$}  ");
+            let _ = write!(text, "{cell}{:pad$}  ", "", pad = width - display_width(cell));
         }
         out.push_str(text.trim_end());
         out.push('\n');
@@ -385,6 +405,15 @@ mod tests {
     fn tables_pad_columns_to_the_widest_cell() {
         let out = table(&["A", "LONG HEADER"], &[vec!["wide cell".into(), "x".into()], vec!["b".into(), "y".into()]]);
         assert_eq!(out, "A          LONG HEADER\nwide cell  x\nb          y\n");
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let out = table(
+            &["AWARD", "STATE"],
+            &[vec!["101 随机积分".into(), "completed".into()], vec!["x".into(), "y".into()]],
+        );
+        assert_eq!(out, "AWARD         STATE\n101 随机积分  completed\nx             y\n");
     }
 
     #[test]
