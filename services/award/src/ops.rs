@@ -37,7 +37,7 @@ impl AwardOps {
 impl ServiceOps for AwardOps {
     async fn redrive(&self, tx: &mut PgConnection, message: &ParkedMessage) -> Result<(), RedriveError> {
         let task_id = format!("redrive-award-{}", message.id);
-        let payload = match serde_json::from_str::<Envelope<SendAward>>(&message.payload) {
+        let (user_id, payload) = match serde_json::from_str::<Envelope<SendAward>>(&message.payload) {
             Ok(envelope) => {
                 let record: Option<(i32, String, String, String)> = sqlx::query_as(
                     "UPDATE user_award_record SET award_state = 'create', parked_reason = NULL, updated_at = now() \
@@ -53,18 +53,21 @@ impl ServiceOps for AwardOps {
                     (data.award_id, data.award_key, data.award_title, data.award_config) =
                         (award_id, award_key, award_title, award_config);
                 }
+                let user_id = data.user_id.clone();
                 let envelope = Envelope { id: task_id.clone(), timestamp: self.clock.now().timestamp_millis(), data };
-                serde_json::to_string(&envelope)
-                    .map_err(|e| RedriveError::Refused(format!("cannot encode the send_award: {e}")))?
+                let payload = serde_json::to_string(&envelope)
+                    .map_err(|e| RedriveError::Refused(format!("cannot encode the send_award: {e}")))?;
+                (user_id, payload)
             }
             // Not a send_award envelope: hand it back as it was (it will be parked again
             // unless the consumer learnt to read it); it must be JSON to sit in the outbox.
-            Err(_) if serde_json::from_str::<serde_json::Value>(&message.payload).is_ok() => message.payload.clone(),
+            Err(_) if serde_json::from_str::<serde_json::Value>(&message.payload).is_ok() => {
+                (String::new(), message.payload.clone())
+            }
             Err(error) => {
                 return Err(RedriveError::Refused(format!("the payload is not JSON ({error}); discard it instead")));
             }
         };
-        let user_id = serde_json::from_str::<Envelope<SendAward>>(&payload).map(|e| e.data.user_id).unwrap_or_default();
         sqlx::query(
             "INSERT INTO outbox_task (id, user_id, subject, payload, next_attempt_at) \
              VALUES ($1, $2, $3, $4::json, now()) ON CONFLICT (id) DO NOTHING",

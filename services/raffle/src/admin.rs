@@ -282,7 +282,7 @@ impl AdminService for AdminHandler {
         request: Request<pb::ListUserOrdersRequest>,
     ) -> Result<Response<pb::ListUserOrdersResponse>, Status> {
         let request = request.into_inner();
-        let user_id = bm_kernel::UserId::parse(request.user_id).map_err(|e| invalid_argument("user_id", e))?;
+        let user_id = crate::grpc::user(request.user_id)?;
         let activity_id = crate::grpc::activity_id(request.activity_id)?;
         tracing::Span::current().record("user_id", user_id.as_str()).record("activity_id", activity_id);
         let orders_request =

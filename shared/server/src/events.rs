@@ -30,8 +30,19 @@ pub async fn publish<T: Serialize>(
     envelope: &Envelope<T>,
 ) -> Result<(), String> {
     let payload = serde_json::to_vec(envelope).map_err(|e| format!("cannot encode event: {e}"))?;
+    publish_raw(jetstream, subject, &envelope.id, payload).await
+}
+
+/// Publishes `payload` as it is on `subject` with `Nats-Msg-Id = message_id` (and the current
+/// trace context) and waits for JetStream's ack.
+pub async fn publish_raw(
+    jetstream: &jetstream::Context,
+    subject: &str,
+    message_id: &str,
+    payload: Vec<u8>,
+) -> Result<(), String> {
     let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", envelope.id.as_str());
+    headers.insert("Nats-Msg-Id", message_id);
     crate::trace_context::inject_nats(&mut headers);
     let published = async {
         jetstream

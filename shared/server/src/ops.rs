@@ -8,7 +8,7 @@
 //! deletes the row, all in one transaction: a message is never both re-driven and still
 //! listed, and two operators re-driving the same row at once re-drive it once.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use async_nats::jetstream;
 use bm_api::ops::{self as pb, ops_service_server::OpsService};
@@ -24,8 +24,6 @@ pub const SERVICE_NAME: &str = "bigmarket.ops.v1.OpsService";
 const MAX_LIST: u32 = 1000;
 /// The most messages one call re-drives.
 const MAX_BATCH: i64 = 1000;
-/// How long a re-drive's publish may wait for JetStream's ack.
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A parked message.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -97,20 +95,10 @@ impl PublishAgain {
 #[tonic::async_trait]
 impl ServiceOps for PublishAgain {
     async fn redrive(&self, _tx: &mut PgConnection, message: &ParkedMessage) -> Result<(), RedriveError> {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", format!("redrive-{}-{}", self.service, message.id).as_str());
-        let published = async {
-            self.jetstream
-                .publish_with_headers(message.subject.clone(), headers, message.payload.clone().into_bytes().into())
-                .await
-                .map_err(|e| e.to_string())?
-                .await
-                .map_err(|e| e.to_string())
-        };
-        match tokio::time::timeout(PUBLISH_TIMEOUT, published).await {
-            Ok(result) => result.map(drop).map_err(RedriveError::Unavailable),
-            Err(_) => Err(RedriveError::Unavailable(format!("no ack from JetStream within {PUBLISH_TIMEOUT:?}"))),
-        }
+        let message_id = format!("redrive-{}-{}", self.service, message.id);
+        crate::events::publish_raw(&self.jetstream, &message.subject, &message_id, message.payload.clone().into_bytes())
+            .await
+            .map_err(RedriveError::Unavailable)
     }
 }
 

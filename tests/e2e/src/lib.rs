@@ -223,10 +223,14 @@ fn raffle_base_env(
         ("BM_DOWNSTREAM__AWARD_URL".into(), award.endpoint()),
         ("BM_SHUTDOWN__DRAIN_DELAY_MS".into(), "100".into()),
     ];
-    env.extend(
-        slice_env.iter().filter(|(key, _)| key.starts_with("BM_REDIS__") || key.starts_with("BM_NATS__")).cloned(),
-    );
+    env.extend(messaging_env(slice_env));
     env
+}
+
+/// The `BM_REDIS__*` and `BM_NATS__*` settings of `slice_env` (a stateful node's settings):
+/// what an orchestrator needs to share that slice's switches.
+pub fn messaging_env(slice_env: &[(String, String)]) -> Vec<(String, String)> {
+    slice_env.iter().filter(|(key, _)| key.starts_with("BM_REDIS__") || key.starts_with("BM_NATS__")).cloned().collect()
 }
 
 /// Starts an orchestrator in front of the given instances, sharing the switches of

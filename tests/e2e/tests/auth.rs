@@ -91,14 +91,7 @@ async fn callers_need_a_known_token_and_may_call_only_their_methods() {
         ("BM_AUTH__INTERNAL_TOKEN".into(), "not-the-internal-secret".into()),
         ("BM_AUTH__CALLERS_FILE".into(), callers_file.clone()),
     ];
-    env.extend(
-        cluster
-            .strategy
-            .env()
-            .iter()
-            .filter(|(k, _)| k.starts_with("BM_REDIS__") || k.starts_with("BM_NATS__"))
-            .cloned(),
-    );
+    env.extend(bm_e2e::messaging_env(cluster.strategy.env()));
     let misconfigured = ServiceProcess::spawn(&workspace_binary("raffle"), &env).await;
     let mut other = bm_api::raffle::raffle_service_client::RaffleServiceClient::new(misconfigured.channel().await);
     let status = other.draw(with_token(draw(), "shop-token-1")).await.unwrap_err();

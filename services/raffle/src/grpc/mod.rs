@@ -82,7 +82,8 @@ pub(crate) async fn armory_activity(downstream: &Downstream, activity_id: i64) -
     Ok(strategy_id)
 }
 
-fn user(value: String) -> Result<UserId, Status> {
+/// `value` when it is a valid user id, else INVALID_ARGUMENT.
+pub(crate) fn user(value: String) -> Result<UserId, Status> {
     UserId::parse(value).map_err(|e| invalid_argument("user_id", e))
 }
 
