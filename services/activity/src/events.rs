@@ -48,8 +48,7 @@ impl SkuEvents {
 
 /// Handles one sku_stock_zero: the database view of the sku's stock becomes 0.
 pub async fn on_sku_stock_zero(store: &ActivityStore, event: Envelope<SkuStockZero>) -> Result<(), HandleError> {
-    store
-        .sync_sku_surplus(event.data.sku, 0)
+    ActivityStore::sync_sku_surplus(store.pool(), event.data.sku, 0)
         .await
         .map_err(|e| HandleError::Retry(bm_status::ErrorChain(&e).to_string()))?;
     tracing::info!(sku = event.data.sku, "database sku stock zeroed");

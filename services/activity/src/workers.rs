@@ -3,11 +3,15 @@
 
 use std::time::Duration;
 
-use bm_server::events::{ConsumerSpec, run_consumer};
+use bm_server::{
+    demo::begin_stock_sync,
+    events::{ConsumerSpec, run_consumer},
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     events,
+    storage::ActivityStore,
     usecase::{ActivityError, ActivityUseCases},
 };
 
@@ -26,7 +30,9 @@ pub async fn sync_stock(use_cases: ActivityUseCases, interval: Duration, shutdow
 }
 
 /// One round of the sku stock sync; returns how many skus changed.
+/// The round is one transaction that holds off `reset-demo` (`bm_server::demo::begin_stock_sync`).
 pub async fn sync_once(use_cases: &ActivityUseCases) -> Result<usize, ActivityError> {
+    let mut tx = begin_stock_sync(use_cases.store.pool()).await?;
     let skus = use_cases.armoried_skus();
     let values = use_cases.stock.values(&skus).await?;
     let mut changed = 0;
@@ -37,11 +43,12 @@ pub async fn sync_once(use_cases: &ActivityUseCases) -> Result<usize, ActivityEr
             metrics::gauge!("bm_sku_stock_remaining", "sku" => sku.to_string()).set(value);
         }
         if let Some(left) = left
-            && use_cases.store.sync_sku_surplus(sku, left).await?
+            && ActivityStore::sync_sku_surplus(&mut *tx, sku, left).await?
         {
             changed += 1;
         }
     }
+    tx.commit().await?;
     Ok(changed)
 }
 

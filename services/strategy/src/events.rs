@@ -55,8 +55,7 @@ impl StockEvents {
 /// Handles one award_stock_zero: the database view of the award's stock becomes 0.
 pub async fn on_award_stock_zero(store: &StrategyStore, event: Envelope<AwardStockZero>) -> Result<(), HandleError> {
     let AwardStockZero { strategy_id, award_id } = event.data;
-    store
-        .sync_surplus(strategy_id, award_id, 0)
+    StrategyStore::sync_surplus(store.pool(), strategy_id, award_id, 0)
         .await
         .map_err(|e| HandleError::Retry(bm_status::ErrorChain(&e).to_string()))?;
     tracing::info!(strategy_id, award_id, "database stock zeroed");

@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use bm_server::events::{ConsumerSpec, run_consumer};
+use bm_server::{
+    demo::begin_stock_sync,
+    events::{ConsumerSpec, run_consumer},
+};
 
-use crate::{events, usecase::StrategyUseCases};
+use crate::{events, storage::StrategyStore, usecase::StrategyUseCases};
 
 /// Every `interval`, copies the Redis counters of the strategies armoried here to
 /// `strategy_award.award_count_surplus` (only downwards; one UPDATE per changed award).
@@ -38,7 +41,9 @@ pub async fn refresh_armory(use_cases: StrategyUseCases, interval: Duration, shu
 }
 
 /// One round of the stock sync; returns how many awards changed.
+/// The round is one transaction that holds off `reset-demo` (`bm_server::demo::begin_stock_sync`).
 pub async fn sync_once(use_cases: &StrategyUseCases) -> Result<usize, crate::usecase::StrategyError> {
+    let mut tx = begin_stock_sync(use_cases.store.pool()).await?;
     let mut changed = 0;
     for strategy in use_cases.armory().armoried() {
         let ids: Vec<i32> = strategy.awards.iter().map(|a| a.award_id).collect();
@@ -51,12 +56,13 @@ pub async fn sync_once(use_cases: &StrategyUseCases) -> Result<usize, crate::use
                     .set(value);
             }
             if let Some(left) = left
-                && use_cases.store.sync_surplus(strategy.strategy_id, award_id, left).await?
+                && StrategyStore::sync_surplus(&mut *tx, strategy.strategy_id, award_id, left).await?
             {
                 changed += 1;
             }
         }
     }
+    tx.commit().await?;
     if changed > 0 {
         tracing::debug!(changed, "stock synced to the database");
     }

@@ -5,7 +5,7 @@
 //! (ARCHITECTURE.md §8.7).
 
 use deadpool_redis::{Pool as RedisPool, redis};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool, Postgres, Transaction};
 
 use crate::{
     config::{DatabaseSettings, RedisSettings, redact_url},
@@ -27,6 +27,21 @@ pub struct DemoData {
     pub redis_namespace: Option<&'static str>,
 }
 
+/// The advisory-lock key that keeps a demo reset and a service's stock sync apart: a sync
+/// round holds it shared for its whole read-Redis-then-write-Postgres round
+/// ([`begin_stock_sync`]), `reset-demo` holds it exclusively from before its transaction until
+/// after its last Redis clean-up. Without it a round that read a counter just before the
+/// reset would write that old figure over the restored stock just after it.
+const STOCK_SYNC_LOCK: i64 = 0x626d_5f73_796e_6331; // "bm_sync1"
+
+/// Opens the transaction of one stock-sync round, holding the shared side of the reset lock
+/// until it ends: read the Redis counters and write the database view inside it.
+pub async fn begin_stock_sync(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)").bind(STOCK_SYNC_LOCK).execute(&mut *tx).await?;
+    Ok(tx)
+}
+
 /// What `reset-demo` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResetReport {
@@ -43,7 +58,8 @@ pub struct ResetReport {
 /// while the transaction is open, so the running service's stock sync finds no counter to
 /// copy over the restored rows once they commit; they go again after the commit, so a
 /// counter a draw rebuilt from the old rows in between is gone too. The next armory (or
-/// take) sets every counter from the restored database.
+/// take) sets every counter from the restored database. The stock sync of a running service
+/// waits for all of it ([`begin_stock_sync`]).
 pub async fn reset(
     pool: &PgPool,
     database: &DatabaseSettings,
@@ -55,12 +71,21 @@ pub async fn reset(
         Some(namespace) => Some((connect_redis(redis).await?, format!("{}{namespace}", redis.key_prefix))),
         None => None,
     };
+    // A session lock on a connection of its own (detached: if anything below fails, dropping
+    // it closes the connection and so releases the lock, rather than returning it to the pool
+    // still held).
+    let mut guard = pool.acquire().await.map_err(failed)?.detach();
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(STOCK_SYNC_LOCK).execute(&mut guard).await.map_err(failed)?;
     let mut tx = pool.begin().await.map_err(failed)?;
     let rows = sqlx::raw_sql(demo.reset).execute(&mut *tx).await.map_err(failed)?.rows_affected();
     let mut redis_keys = unlink_demo_keys(keys.as_ref(), redis).await?;
     sqlx::raw_sql(demo.seed).execute(&mut *tx).await.map_err(failed)?;
     tx.commit().await.map_err(failed)?;
     redis_keys += unlink_demo_keys(keys.as_ref(), redis).await?;
+    sqlx::query("SELECT pg_advisory_unlock($1)").bind(STOCK_SYNC_LOCK).execute(&mut guard).await.map_err(failed)?;
+    if let Err(error) = guard.close().await {
+        tracing::debug!(%error, "closing the reset-lock connection failed; the server drops it");
+    }
     if let Some((pool, _)) = keys {
         pool.close();
     }

@@ -177,4 +177,29 @@ impl ActivityService for ActivityHandler {
         let activity_id = self.use_cases.stage_activity(&key).await?;
         Ok(Response::new(pb::GetStageActivityResponse { activity_id }))
     }
+
+    async fn create_rebate(
+        &self,
+        _request: Request<pb::CreateRebateRequest>,
+    ) -> Result<Response<pb::CreateRebateResponse>, Status> {
+        Err(Status::unimplemented("issue #14: not built yet"))
+    }
+
+    async fn sign_in(&self, _request: Request<pb::SignInRequest>) -> Result<Response<pb::SignInResponse>, Status> {
+        Err(Status::unimplemented("issue #14: not built yet"))
+    }
+
+    async fn is_signed_today(
+        &self,
+        _request: Request<pb::IsSignedTodayRequest>,
+    ) -> Result<Response<pb::IsSignedTodayResponse>, Status> {
+        Err(Status::unimplemented("issue #14: not built yet"))
+    }
+
+    async fn create_credit_pay_order(
+        &self,
+        _request: Request<pb::CreateCreditPayOrderRequest>,
+    ) -> Result<Response<pb::CreateCreditPayOrderResponse>, Status> {
+        Err(Status::unimplemented("issue #14: not built yet"))
+    }
 }

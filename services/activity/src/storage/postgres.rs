@@ -475,14 +475,18 @@ impl ActivityStore {
     }
 
     /// Moves the database view of a sku's stock down to `surplus` (batch sync from Redis).
-    pub async fn sync_sku_surplus(&self, sku: i64, surplus: i64) -> Result<bool, ActivityError> {
+    pub async fn sync_sku_surplus(
+        executor: impl sqlx::PgExecutor<'_>,
+        sku: i64,
+        surplus: i64,
+    ) -> Result<bool, ActivityError> {
         let surplus = i32::try_from(surplus.max(0)).unwrap_or(i32::MAX);
         Ok(sqlx::query(
             "UPDATE raffle_activity_sku SET stock_count_surplus = $2, updated_at = now() WHERE sku = $1 AND stock_count_surplus > $2",
         )
         .bind(sku)
         .bind(surplus)
-        .execute(&self.pool)
+        .execute(executor)
         .await?
         .rows_affected()
             == 1)

@@ -520,4 +520,33 @@ impl RaffleService for RaffleHandler {
         let activity_id = stage::stage_activity(&self.downstream, request.channel, request.source).await?;
         Ok(Response::new(pb::GetStageActivityResponse { activity_id }))
     }
+
+    async fn sign_in(&self, _request: Request<pb::SignInRequest>) -> Result<Response<pb::SignInResponse>, Status> {
+        Err(Status::unimplemented("issue #14: not built yet"))
+    }
+
+    async fn is_signed_today(
+        &self,
+        _request: Request<pb::IsSignedTodayRequest>,
+    ) -> Result<Response<pb::IsSignedTodayResponse>, Status> {
+        Err(Status::unimplemented("issue #14: not built yet"))
+    }
+
+    async fn credit_exchange_sku(
+        &self,
+        _request: Request<pb::CreditExchangeSkuRequest>,
+    ) -> Result<Response<pb::CreditExchangeSkuResponse>, Status> {
+        Err(Status::unimplemented("issue #14: not built yet"))
+    }
+
+    async fn list_sku_products(
+        &self,
+        _request: Request<pb::ListSkuProductsRequest>,
+    ) -> Result<Response<pb::ListSkuProductsResponse>, Status> {
+        Err(Status::unimplemented("issue #14: not built yet"))
+    }
+
+    async fn rebate(&self, _request: Request<pb::RebateRequest>) -> Result<Response<pb::RebateResponse>, Status> {
+        Err(Status::unimplemented("issue #14: not built yet"))
+    }
 }

@@ -312,7 +312,12 @@ impl StrategyStore {
     }
 
     /// Moves the database view of stock to `surplus` (batch sync from Redis); only ever down.
-    pub async fn sync_surplus(&self, strategy_id: i64, award_id: i32, surplus: i64) -> Result<bool, StrategyError> {
+    pub async fn sync_surplus(
+        executor: impl sqlx::PgExecutor<'_>,
+        strategy_id: i64,
+        award_id: i32,
+        surplus: i64,
+    ) -> Result<bool, StrategyError> {
         let surplus = i32::try_from(surplus.max(0)).unwrap_or(i32::MAX);
         Ok(sqlx::query(
             "UPDATE strategy_award SET award_count_surplus = $3, updated_at = now() \
@@ -321,7 +326,7 @@ impl StrategyStore {
         .bind(strategy_id)
         .bind(award_id)
         .bind(surplus)
-        .execute(&self.pool)
+        .execute(executor)
         .await?
         .rows_affected()
             == 1)
