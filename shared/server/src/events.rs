@@ -97,6 +97,13 @@ impl ConsumerSpec {
             backoff: Duration::from_secs(1),
         }
     }
+
+    /// `consumer`'s durable consumer of another service's event: `<stream_prefix>_<consumer>_<event>`
+    /// on the owner's stream, so every consuming service has its own consumer (and its own
+    /// copy of each message). Otherwise as [`ConsumerSpec::for_event`].
+    pub fn for_event_of(nats: &crate::NatsSettings, owner: &str, event: &str, consumer: &str) -> Self {
+        Self { durable: format!("{}_{consumer}_{event}", nats.stream_prefix), ..Self::for_event(nats, owner, event) }
+    }
 }
 
 /// Keeps a message that failed every delivery in the service's `parked_message` table
