@@ -368,20 +368,21 @@ impl ActivityStore {
         .fetch_optional(&mut *tx)
         .await?
         .map(Account::from);
-        let unused: Option<RaffleOrder> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {ORDER_COLUMNS} FROM user_raffle_order WHERE user_id = $1 AND activity_id = $2 AND order_state = 'create' \
-             ORDER BY created_at DESC LIMIT 1"
-        )))
-        .bind(user_id)
-        .bind(activity_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(order) = unused {
+        // Then, in a statement of its own (so it sees what a partake that held the lock
+        // before us committed; a join with the locking SELECT would not), this month's and
+        // today's rows and the newest unused order.
+        let (month, day, unused) = period_rows(&mut tx, user_id, activity_id, period).await?;
+        if let Some(order_id) = unused {
+            let order: RaffleOrder = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ORDER_COLUMNS} FROM user_raffle_order WHERE user_id = $1 AND order_id = $2"
+            )))
+            .bind(user_id)
+            .bind(&order_id)
+            .fetch_one(&mut *tx)
+            .await?;
             remember_request(&mut tx, user_id, activity_id, request_id, &order.order_id).await?;
             return reused(&mut tx, order, period).await;
         }
-        let month = sub_account(&mut tx, "month", user_id, activity_id, &period.month).await?;
-        let day = sub_account(&mut tx, "day", user_id, activity_id, &period.day).await?;
         let plan = plan_partake(account, month, day)?;
         let account = account.ok_or(QuotaError::Total)?;
         let updated = sqlx::query(
@@ -511,6 +512,33 @@ async fn sub_account(
         .fetch_optional(&mut **tx)
         .await?
         .map(|(count, surplus)| SubAccount { count, surplus }))
+}
+
+/// This month's and today's sub-accounts and the newest unused raffle order, in one round trip.
+async fn period_rows(
+    tx: &mut Tx,
+    user_id: &str,
+    activity_id: i64,
+    period: &Period,
+) -> Result<(Option<SubAccount>, Option<SubAccount>, Option<String>), ActivityError> {
+    type Row = (Option<i32>, Option<i32>, Option<i32>, Option<i32>, Option<String>);
+    let (month_count, month_surplus, day_count, day_surplus, unused): Row = sqlx::query_as(
+        "SELECT m.month_count, m.month_count_surplus, d.day_count, d.day_count_surplus, u.order_id \
+         FROM (SELECT 1) AS one \
+         LEFT JOIN raffle_activity_account_month m ON m.user_id = $1 AND m.activity_id = $2 AND m.month = $3 \
+         LEFT JOIN raffle_activity_account_day d ON d.user_id = $1 AND d.activity_id = $2 AND d.day = $4 \
+         LEFT JOIN LATERAL (SELECT order_id FROM user_raffle_order \
+                            WHERE user_id = $1 AND activity_id = $2 AND order_state = 'create' \
+                            ORDER BY created_at DESC LIMIT 1) AS u ON true",
+    )
+    .bind(user_id)
+    .bind(activity_id)
+    .bind(&period.month)
+    .bind(&period.day)
+    .fetch_one(&mut **tx)
+    .await?;
+    let row = |count: Option<i32>, surplus: Option<i32>| Some(SubAccount { count: count?, surplus: surplus? });
+    Ok((row(month_count, month_surplus), row(day_count, day_surplus), unused))
 }
 
 async fn apply_row(
