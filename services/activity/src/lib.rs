@@ -126,6 +126,12 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         backends.jetstream.clone(),
         settings.nats.clone(),
         use_cases.clone(),
+        shutdown.clone(),
+    ));
+    server.tracker().spawn(workers::consume_credit_adjust_success(
+        backends.jetstream.clone(),
+        settings.nats.clone(),
+        use_cases.clone(),
         shutdown,
     ));
     let routes = tonic::service::Routes::new(

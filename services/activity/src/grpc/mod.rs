@@ -198,8 +198,17 @@ impl ActivityService for ActivityHandler {
 
     async fn create_credit_pay_order(
         &self,
-        _request: Request<pb::CreateCreditPayOrderRequest>,
+        request: Request<pb::CreateCreditPayOrderRequest>,
     ) -> Result<Response<pb::CreateCreditPayOrderResponse>, Status> {
-        Err(Status::unimplemented("issue #14: not built yet"))
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let sku = id("sku", request.sku)?;
+        let outcome = self.use_cases.create_credit_pay_order(&user_id, sku).await?;
+        Ok(Response::new(pb::CreateCreditPayOrderResponse {
+            order_id: outcome.order.order_id,
+            out_business_no: outcome.order.out_business_no,
+            pay_amount: outcome.order.pay_amount.to_string(),
+            reused: outcome.reused,
+        }))
     }
 }
