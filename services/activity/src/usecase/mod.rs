@@ -12,9 +12,11 @@ use bm_stock::Take;
 use chrono_tz::Tz;
 
 mod error;
+mod rebate;
 mod stage;
 
 pub use error::ActivityError;
+pub use rebate::{RebateError, RebateUseCases, SignedIn};
 pub use stage::MAX_STAGE_LIST;
 
 use crate::{
