@@ -223,13 +223,13 @@ impl Default for RelaySettings {
 
 impl RelaySettings {
     /// Fails on the first bad setting, named `<prefix><field>` (e.g. `service.relay_lease_ms`):
-    /// every value must be positive, `retry_base_ms <= retry_max_ms` and
+    /// every value but `relay_after_ms` (0: the relay may take a task at once) must be
+    /// positive, `retry_base_ms <= retry_max_ms` and
     /// `relay_lease_ms > publish_timeout_ms` (a lease that ends mid-publish lets a second
     /// relay publish the task too).
     pub fn validate(&self, prefix: &str) -> Result<(), ConfigError> {
         let positive = [
             ("relay_interval_ms", self.relay_interval_ms),
-            ("relay_after_ms", self.relay_after_ms),
             ("relay_batch_size", u64::from(self.relay_batch_size)),
             ("relay_lease_ms", self.relay_lease_ms),
             ("retry_base_ms", self.retry_base_ms),
