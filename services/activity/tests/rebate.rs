@@ -12,10 +12,13 @@ use bm_api::{
     },
     ops::{GetOutboxBacklogRequest, ops_service_client::OpsServiceClient},
 };
-use bm_testkit::{ServiceProcess, TestInfra, eventually, lifecycle::with_env};
+use bm_testkit::{NatsServer, ServiceProcess, TestInfra, eventually, lifecycle::with_env};
 use tonic::{Code, Status, transport::Channel};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_activity");
+
+const EXTEND_100401: &str =
+    "UPDATE raffle_activity SET end_date_time = '2036-10-06 12:09:34+08' WHERE activity_id = 100401";
 
 struct App {
     infra: TestInfra,
@@ -23,20 +26,18 @@ struct App {
     client: ActivityServiceClient<Channel>,
     ops: OpsServiceClient<Channel>,
     pool: sqlx::PgPool,
+    nats_url: String,
 }
 
 impl App {
     /// The demo data with activity 100401 still running (it ended 2026-10-06 in the seed),
     /// so the sign-in's sku rebate (sku 9901) can be recharged.
     async fn spawn() -> Self {
-        Self::spawn_with(
-            "UPDATE raffle_activity SET end_date_time = '2036-10-06 12:09:34+08' WHERE activity_id = 100401",
-        )
-        .await
+        Self::spawn_with(EXTEND_100401, None).await
     }
 
-    /// The demo data, then `setup`.
-    async fn spawn_with(setup: &'static str) -> Self {
+    /// The demo data, then `setup`; on `nats` when given (else the shared broker).
+    async fn spawn_with(setup: &'static str, nats: Option<&NatsServer>) -> Self {
         let infra = TestInfra::new(Some(&bm_activity::MIGRATOR)).await;
         let pool = infra.pool().await;
         sqlx::raw_sql(bm_activity::DEMO_DATA).execute(&pool).await.unwrap();
@@ -50,6 +51,8 @@ impl App {
         ] {
             env = with_env(&env, key, value);
         }
+        let nats_url = nats.map_or_else(bm_testkit::nats_url, NatsServer::url);
+        env = with_env(&env, "BM_NATS__URL", &nats_url);
         let process = ServiceProcess::spawn(BINARY, &env).await;
         let channel = process.channel().await;
         Self {
@@ -58,6 +61,7 @@ impl App {
             client: ActivityServiceClient::new(channel.clone()),
             ops: OpsServiceClient::new(channel),
             pool,
+            nats_url,
         }
     }
 
@@ -90,7 +94,7 @@ impl App {
     }
 
     async fn jetstream(&self) -> async_nats::jetstream::Context {
-        async_nats::jetstream::new(async_nats::connect(bm_testkit::nats_url()).await.unwrap())
+        async_nats::jetstream::new(async_nats::connect(&self.nats_url).await.unwrap())
     }
 
     fn stream(&self) -> String {
@@ -279,6 +283,7 @@ async fn a_sku_rebate_on_an_ended_activity_is_parked_not_lost() {
     // 100401 as seeded: ended 2026-10-06.
     let app = App::spawn_with(
         "UPDATE raffle_activity SET end_date_time = '2026-10-06 12:09:34+08' WHERE activity_id = 100401",
+        None,
     )
     .await;
     let signed = app.sign_in("late").await.unwrap();
@@ -324,4 +329,25 @@ async fn a_committed_task_that_was_never_published_is_relayed_and_consumed() {
     let events = app.events().await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].1, "crashed-task", "Nats-Msg-Id = task id");
+}
+
+#[tokio::test]
+async fn nats_down_during_a_rebate_commits_it_and_the_relay_publishes_it_once_nats_is_back() {
+    let mut nats = NatsServer::start().await;
+    let app = App::spawn_with(EXTEND_100401, Some(&nats)).await;
+    nats.stop();
+    let created = app.rebate("down", "openai_pay", "pay-down").await.unwrap();
+    assert_eq!(created.orders.len(), 2, "the rebate commits although NATS is down");
+    let unpublished = "SELECT count(*) FROM outbox_task WHERE state <> 'completed' AND attempts >= 1 \
+                       AND last_error IS NOT NULL";
+    assert_eq!(app.count(unpublished).await, 2, "each failed publish is noted on its task");
+
+    nats.resume().await;
+    eventually("both tasks completing", || async {
+        app.count("SELECT count(*) FROM outbox_task WHERE state = 'completed'").await == 2
+    })
+    .await;
+    let events = app.events().await;
+    assert_eq!(events.len(), 2, "published once each: {events:?}");
+    eventually("the sku rebate's quota", || async { app.quota_100401("down").await == 1 }).await;
 }
