@@ -3,6 +3,7 @@
 
 mod credit_pay;
 mod postgres;
+mod rebate;
 mod redis;
 mod stage;
 
@@ -11,5 +12,6 @@ pub use postgres::{
     ActivityStore, CompleteOutcome, NewRecharge, OrderRow, PartakeOutcome, Payment, QuotaGrant, RaffleOrder,
     RechargeOutcome, SkuRow,
 };
+pub use rebate::{RebateConfig, RebateOrder, RebateWrite};
 pub use redis::SkuStock;
 pub use stage::StagePut;

@@ -13,10 +13,12 @@ use chrono_tz::Tz;
 
 mod credit_pay;
 mod error;
+mod rebate;
 mod stage;
 
 pub use credit_pay::{CLAIM_LEASE, CreditPayOutcome, PaidOutcome};
 pub use error::ActivityError;
+pub use rebate::{RebateError, RebateUseCases, SignedIn};
 pub use stage::MAX_STAGE_LIST;
 
 use crate::{
