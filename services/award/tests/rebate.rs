@@ -15,7 +15,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_award");
 
 struct App {
     infra: TestInfra,
-    _process: ServiceProcess,
+    process: ServiceProcess,
     pool: sqlx::PgPool,
     jetstream: async_nats::jetstream::Context,
     published: u64,
@@ -29,7 +29,7 @@ impl App {
         let pool = infra.pool().await;
         let process = ServiceProcess::spawn(BINARY, &infra.service_env()).await;
         let jetstream = async_nats::jetstream::new(async_nats::connect(bm_testkit::nats_url()).await.unwrap());
-        Self { infra, _process: process, pool, jetstream, published: 0 }
+        Self { infra, process, pool, jetstream, published: 0 }
     }
 
     /// Publishes one send_rebate under `message_id` and waits until award's durable consumer
@@ -76,6 +76,11 @@ impl App {
             .await
             .unwrap()
             .map(|(a,)| a)
+    }
+
+    /// The parked messages: (id, subject, error).
+    async fn parked_rows(&self) -> Vec<(i64, String, String)> {
+        sqlx::query_as("SELECT id, subject, error FROM parked_message ORDER BY id").fetch_all(&self.pool).await.unwrap()
     }
 
     /// The parked messages: (subject, error).
@@ -146,4 +151,30 @@ async fn a_biz_id_booked_as_another_trade_is_parked() {
     let parked = app.parked().await;
     assert_eq!(parked.len(), 1, "{parked:?}");
     assert!(parked[0].1.contains("booked already"), "{}", parked[0].1);
+}
+
+#[tokio::test]
+async fn a_parked_rebate_re_driven_reaches_the_consumer_again() {
+    let mut app = App::spawn().await;
+    app.publish("bad", rebate("u4", "integral", "lots", "x")).await;
+    let first = app.parked_rows().await;
+    assert_eq!(first.len(), 1);
+    let mut ops = bm_api::ops::ops_service_client::OpsServiceClient::new(app.process.channel().await);
+    let retried = ops
+        .retry_parked_messages(bm_api::ops::RetryParkedMessagesRequest { id: first[0].0, all: false })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retried.retried, 1);
+    // Through award's outbox, on the send_rebate subject, to the consumer: parked again
+    // (the amount is still bad) under a new id; nothing credited.
+    eventually("the re-driven rebate parked again", || async {
+        let rows = app.parked_rows().await;
+        rows.len() == 1 && rows[0].0 != first[0].0
+    })
+    .await;
+    let again = app.parked_rows().await;
+    assert_eq!(again[0].1, first[0].1, "re-driven on its own subject");
+    assert!(again[0].2.contains("is not a credit amount"));
+    assert!(app.ledger("u4").await.is_empty());
 }
