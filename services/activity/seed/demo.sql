@@ -31,3 +31,13 @@ ON CONFLICT (sku) DO NOTHING;
 INSERT INTO raffle_activity_stage (channel, source, activity_id, state) VALUES
     ('c01', 's01', 100401, 'active')
 ON CONFLICT (channel, source) WHERE state = 'active' DO NOTHING;
+
+-- Behaviour rebates of spec §2 (ids 2-5). Rows 4 and 5 carry the descriptions that match
+-- their types: the original's seed had them swapped (spec §14 bug 13, docs/differences.md).
+INSERT INTO daily_behavior_rebate (id, behavior_type, rebate_desc, rebate_type, rebate_config, state) VALUES
+    (2, 'sign', '签到返利-积分', 'integral', '10', 'open'),
+    (3, 'sign', '签到返利-sku额度', 'sku', '9901', 'open'),
+    (4, 'openai_pay', '支付返利-sku额度', 'sku', '9901', 'open'),
+    (5, 'openai_pay', '支付返利-积分', 'integral', '10', 'open')
+ON CONFLICT (id) DO NOTHING;
+SELECT setval(pg_get_serial_sequence('daily_behavior_rebate', 'id'), GREATEST(5, (SELECT max(id) FROM daily_behavior_rebate)));

@@ -54,3 +54,5 @@ pub async fn on_sku_stock_zero(store: &ActivityStore, event: Envelope<SkuStockZe
     tracing::info!(sku = event.data.sku, "database sku stock zeroed");
     Ok(())
 }
+
+pub mod credit_adjust_success;

@@ -5,6 +5,7 @@
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod send_rebate;
 pub mod storage;
 pub mod usecase;
 pub mod workers;
@@ -14,6 +15,7 @@ use std::{sync::Arc, time::Duration};
 use bm_api::activity::activity_service_server::ActivityServiceServer;
 use bm_server::{
     Backends, Command, ConfigError, DemoData, GrpcServer, ServiceDefaults, StartupError, StatefulSettings,
+    outbox::{Outbox, OutboxStore, RelaySettings},
     run_database_command,
 };
 use serde::{Deserialize, Serialize};
@@ -21,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     events::SkuEvents,
     storage::{ActivityStore, SkuStock},
-    usecase::ActivityUseCases,
+    usecase::{ActivityUseCases, RebateUseCases},
 };
 
 /// The service's migrations (`services/activity/migrations`).
@@ -44,6 +46,8 @@ pub struct ActivityOptions {
     pub stock_sync_interval_ms: u64,
     /// Before rebuilding a lost sku counter, time for in-flight recharges to write their order.
     pub stock_rebuild_settle_ms: u64,
+    /// The outbox relay (`service.outbox.*`: send_rebate events).
+    pub outbox: RelaySettings,
 }
 
 impl Default for ActivityOptions {
@@ -53,6 +57,7 @@ impl Default for ActivityOptions {
             activity_cache_ttl_ms: 5_000,
             stock_sync_interval_ms: 2_000,
             stock_rebuild_settle_ms: 5_000,
+            outbox: RelaySettings::default(),
         }
     }
 }
@@ -75,6 +80,7 @@ impl ServiceDefaults for ActivityOptions {
         if self.stock_sync_interval_ms == 0 {
             return Err(ConfigError::invalid("service.stock_sync_interval_ms", "must be greater than 0"));
         }
+        self.outbox.validate("service.outbox.")?;
         Ok(())
     }
 }
@@ -103,9 +109,17 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
             settings.nats.subject("activity", "sku_stock_zero"),
             clock.clone(),
         ),
-        clock,
+        clock.clone(),
         options.zone()?,
         Duration::from_millis(options.activity_cache_ttl_ms),
+    );
+    let outbox_store = OutboxStore::new(backends.pool.clone());
+    let rebates = RebateUseCases::new(
+        use_cases.clone(),
+        Outbox::new(outbox_store.clone(), backends.jetstream.clone(), clock.clone(), options.outbox.timing()),
+        settings.nats.subject("activity", "send_rebate"),
+        clock,
+        options.zone()?,
     );
     let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
         .await?
@@ -113,7 +127,9 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         .with_auth(settings.auth.internal_policy())
         .with_ops(
             backends.pool.clone(),
-            Arc::new(bm_server::ops::PublishAgain::new(backends.jetstream.clone(), "activity")),
+            Arc::new(
+                bm_server::ops::PublishAgain::new(backends.jetstream.clone(), "activity").with_outbox(outbox_store),
+            ),
         )
         .health_checks(backends.health_checks());
     let shutdown = server.shutdown_token();
@@ -126,10 +142,28 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         backends.jetstream.clone(),
         settings.nats.clone(),
         use_cases.clone(),
+        shutdown.clone(),
+    ));
+    server.tracker().spawn(workers::consume_credit_adjust_success(
+        backends.jetstream.clone(),
+        settings.nats.clone(),
+        use_cases.clone(),
+        shutdown.clone(),
+    ));
+    server.tracker().spawn(bm_server::outbox::run_relay(
+        rebates.outbox().clone(),
+        options.outbox.interval(),
+        shutdown.clone(),
+    ));
+    server.tracker().spawn(send_rebate::consume_send_rebate(
+        backends.jetstream.clone(),
+        settings.nats.clone(),
+        backends.pool.clone(),
+        rebates.clone(),
         shutdown,
     ));
     let routes = tonic::service::Routes::new(
-        ActivityServiceServer::new(grpc::ActivityHandler::new(use_cases))
+        ActivityServiceServer::new(grpc::ActivityHandler::new(use_cases, rebates))
             .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
     );
     server.serve(routes).await

@@ -64,3 +64,24 @@ pub async fn consume_stock_zero(
     run_consumer(jetstream, spec, store.pool().clone(), |event| events::on_sku_stock_zero(store, event), shutdown)
         .await;
 }
+
+/// Runs activity's consumer of award's credit_adjust_success until shutdown (credit-paid
+/// recharge orders are completed by it). Started before award has created its stream, it
+/// keeps retrying every 2 s until the stream exists (`run_consumer` restarts it).
+pub async fn consume_credit_adjust_success(
+    jetstream: async_nats::jetstream::Context,
+    nats: bm_server::NatsSettings,
+    use_cases: ActivityUseCases,
+    shutdown: CancellationToken,
+) {
+    let spec = ConsumerSpec::for_event_of(&nats, "award", "credit_adjust_success", "activity");
+    let pool = use_cases.store.pool().clone();
+    run_consumer(
+        jetstream,
+        spec,
+        pool,
+        |event| events::credit_adjust_success::on_credit_adjust_success(&use_cases, event),
+        shutdown,
+    )
+    .await;
+}

@@ -31,3 +31,10 @@ async fn unreachable_database_is_refused_naming_the_setting() {
     let env = with_env(&env, "BM_DATABASE__CONNECT_ATTEMPTS", "1");
     check_refuses_config(BINARY, &env, "database.url");
 }
+
+#[tokio::test]
+async fn an_outbox_lease_shorter_than_a_publish_is_refused_naming_the_setting() {
+    let infra = TestInfra::new(None).await;
+    let env = with_env(&infra.service_env(), "BM_SERVICE__OUTBOX__RELAY_LEASE_MS", "1000");
+    check_refuses_config(BINARY, &env, "service.outbox.relay_lease_ms");
+}

@@ -32,6 +32,12 @@ async fn demo_in_use() -> TestInfra {
              VALUES ('xiaofuge', 'o1', 100301, '测试活动', 100006, now(), 'used', now());
          INSERT INTO raffle_request VALUES ('xiaofuge', 100301, 'req-1', 'o1');
          INSERT INTO parked_message (subject, payload, error, deliveries) VALUES ('s', '{}', 'e', 5);
+         INSERT INTO user_behavior_rebate_order (user_id, order_id, behavior_type, rebate_desc, rebate_type,
+                                                 rebate_config, out_business_no, biz_id)
+             VALUES ('xiaofuge', 'b1', 'sign', '签到返利-sku额度', 'sku', '9901', '20261130',
+                     'xiaofuge_sku_20261130');
+         INSERT INTO outbox_task (id, user_id, subject, payload, next_attempt_at)
+             VALUES ('t1', 'xiaofuge', 'bigmarket.activity.send_rebate', '{}', now());
          UPDATE raffle_activity_sku SET stock_count_surplus = 99886 WHERE sku = 9011;
          UPDATE raffle_activity_sku SET stock_count_surplus = 0 WHERE sku = 9014;
          UPDATE raffle_activity_stage SET state = 'expire' WHERE channel = 'c01' AND source = 's01';
@@ -74,7 +80,7 @@ async fn exists(infra: &TestInfra, key: &str) -> bool {
         .unwrap()
 }
 
-const USER_TABLES: [&str; 7] = [
+const USER_TABLES: [&str; 9] = [
     "raffle_activity_order",
     "raffle_activity_account",
     "raffle_activity_account_month",
@@ -82,6 +88,8 @@ const USER_TABLES: [&str; 7] = [
     "user_raffle_order",
     "raffle_request",
     "parked_message",
+    "user_behavior_rebate_order",
+    "outbox_task",
 ];
 
 async fn user_rows(pool: &sqlx::PgPool) -> i64 {
@@ -102,7 +110,7 @@ async fn reset_demo_wipes_user_rows_restores_sku_stock_and_deletes_only_its_keys
     let output = reset_demo(&infra);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("12 rows deleted or restored"), "7 user rows, 2 skus and 3 stages: {stdout}");
+    assert!(stdout.contains("14 rows deleted or restored"), "9 user rows, 2 skus and 3 stages: {stdout}");
     assert!(stdout.contains(&format!("2 redis keys under {}activity:", infra.redis_prefix)), "{stdout}");
 
     let pool = infra.pool().await;
@@ -156,6 +164,24 @@ async fn reset_demo_refuses_a_database_that_is_not_a_demo_and_touches_nothing() 
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("resetting the demo data failed"), "{stderr}");
     assert!(stderr.contains("activity 200001 is not demo data"), "{stderr}");
-    assert_eq!(user_rows(&pool).await, 7, "no row deleted");
+    assert_eq!(user_rows(&pool).await, 9, "no row deleted");
     assert!(exists(&infra, "activity:{9011}:stock").await, "no key deleted");
+}
+
+#[tokio::test]
+async fn reset_demo_refuses_a_database_with_a_behaviour_rebate_that_is_not_the_demo_s() {
+    let infra = demo_in_use().await;
+    let pool = infra.pool().await;
+    sqlx::raw_sql(
+        "INSERT INTO daily_behavior_rebate (behavior_type, rebate_desc, rebate_type, rebate_config)
+             VALUES ('sign', 'live rebate', 'integral', '50')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let output = reset_demo(&infra);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("behaviour rebate 6 is not demo data"), "the seed moved the id sequence past 5: {stderr}");
+    assert_eq!(user_rows(&pool).await, 9, "no row deleted");
 }

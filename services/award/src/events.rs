@@ -76,23 +76,9 @@ impl Publisher {
     /// Publishes `payload` on `subject` with `Nats-Msg-Id = message_id` (the stream drops a
     /// repeat inside its de-duplication window) and waits for the ack.
     pub async fn publish(&self, subject: &str, message_id: &str, payload: Vec<u8>) -> Result<(), PublishError> {
-        let failed = |reason: String| PublishError { subject: subject.to_owned(), reason };
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", message_id);
-        bm_server::trace_context::inject_nats(&mut headers);
-        let published = async {
-            self.jetstream
-                .publish_with_headers(subject.to_owned(), headers, payload.into())
-                .await
-                .map_err(|e| e.to_string())?
-                .await
-                .map_err(|e| e.to_string())
-        };
-        match tokio::time::timeout(self.timeout, published).await {
-            Ok(Ok(_ack)) => Ok(()),
-            Ok(Err(reason)) => Err(failed(reason)),
-            Err(_) => Err(failed(format!("no ack within {} ms", self.timeout.as_millis()))),
-        }
+        bm_server::events::publish_raw_within(&self.jetstream, subject, message_id, payload, self.timeout)
+            .await
+            .map_err(|reason| PublishError { subject: subject.to_owned(), reason })
     }
 }
 

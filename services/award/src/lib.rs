@@ -19,6 +19,7 @@ use std::{sync::Arc, time::Duration};
 use bm_api::award::award_service_server::AwardServiceServer;
 use bm_server::{
     Backends, Command, ConfigError, DemoData, GrpcServer, ServiceDefaults, StartupError, StatefulSettings,
+    outbox::{Outbox, OutboxStore, RelaySettings},
     run_database_command,
 };
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ use crate::{
     delivery::NatsExternalDelivery,
     events::Publisher,
     storage::AwardStore,
-    usecase::{AwardUseCases, EventSubjects, OutboxTiming},
+    usecase::{AwardUseCases, EventSubjects},
     workers::SendAwardConsumer,
 };
 
@@ -64,14 +65,15 @@ pub struct AwardOptions {
 
 impl Default for AwardOptions {
     fn default() -> Self {
+        let relay = RelaySettings::default();
         Self {
-            relay_interval_ms: 1_000,
-            relay_after_ms: 10_000,
-            relay_batch_size: 100,
-            relay_lease_ms: 30_000,
-            retry_base_ms: 1_000,
-            retry_max_ms: 60_000,
-            publish_timeout_ms: 3_000,
+            relay_interval_ms: relay.relay_interval_ms,
+            relay_after_ms: relay.relay_after_ms,
+            relay_batch_size: relay.relay_batch_size,
+            relay_lease_ms: relay.relay_lease_ms,
+            retry_base_ms: relay.retry_base_ms,
+            retry_max_ms: relay.retry_max_ms,
+            publish_timeout_ms: relay.publish_timeout_ms,
             max_deliveries: 8,
         }
     }
@@ -82,36 +84,25 @@ impl ServiceDefaults for AwardOptions {
     const DATABASE: &'static str = "bm_award";
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let positive = [
-            ("service.relay_interval_ms", self.relay_interval_ms),
-            ("service.relay_batch_size", u64::from(self.relay_batch_size)),
-            ("service.relay_lease_ms", self.relay_lease_ms),
-            ("service.retry_base_ms", self.retry_base_ms),
-            ("service.retry_max_ms", self.retry_max_ms),
-            ("service.publish_timeout_ms", self.publish_timeout_ms),
-            ("service.max_deliveries", u64::from(self.max_deliveries)),
-        ];
-        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
-            return Err(ConfigError::invalid(*key, "must be greater than 0"));
-        }
-        if self.retry_base_ms > self.retry_max_ms {
-            return Err(ConfigError::invalid("service.retry_base_ms", "must not exceed service.retry_max_ms"));
-        }
-        if self.relay_lease_ms <= self.publish_timeout_ms {
-            return Err(ConfigError::invalid("service.relay_lease_ms", "must exceed service.publish_timeout_ms"));
+        self.relay().validate("service.")?;
+        if self.max_deliveries == 0 {
+            return Err(ConfigError::invalid("service.max_deliveries", "must be greater than 0"));
         }
         Ok(())
     }
 }
 
 impl AwardOptions {
-    fn timing(&self) -> OutboxTiming {
-        OutboxTiming {
-            relay_after: Duration::from_millis(self.relay_after_ms),
-            lease: Duration::from_millis(self.relay_lease_ms),
-            retry_base: Duration::from_millis(self.retry_base_ms),
-            retry_max: Duration::from_millis(self.retry_max_ms),
-            batch: i64::from(self.relay_batch_size),
+    /// The outbox relay's settings (kept flat under `service.` for compatibility).
+    fn relay(&self) -> RelaySettings {
+        RelaySettings {
+            relay_interval_ms: self.relay_interval_ms,
+            relay_after_ms: self.relay_after_ms,
+            relay_batch_size: self.relay_batch_size,
+            relay_lease_ms: self.relay_lease_ms,
+            retry_base_ms: self.retry_base_ms,
+            retry_max_ms: self.retry_max_ms,
+            publish_timeout_ms: self.publish_timeout_ms,
         }
     }
 }
@@ -132,9 +123,15 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
     let options = &settings.service;
     let publisher = Publisher::new(backends.jetstream.clone(), Duration::from_millis(options.publish_timeout_ms));
     let delivery = NatsExternalDelivery::new(publisher.clone(), settings.nats.subject("award", "deliver_external"));
+    let outbox = Outbox::new(
+        OutboxStore::new(backends.pool.clone()),
+        backends.jetstream.clone(),
+        Arc::new(bm_kernel::SystemClock),
+        options.relay().timing(),
+    );
     let use_cases = AwardUseCases::new(
         AwardStore::new(backends.pool.clone()),
-        publisher,
+        outbox.clone(),
         Arc::new(delivery),
         Arc::new(bm_kernel::SystemClock),
         Arc::new(bm_kernel::ThreadRandom),
@@ -142,7 +139,6 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
             send_award: settings.nats.subject("award", "send_award"),
             credit_adjust_success: settings.nats.subject("award", "credit_adjust_success"),
         },
-        options.timing(),
     );
     let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
         .await?
@@ -154,11 +150,7 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         )
         .health_checks(backends.health_checks());
     let shutdown = server.shutdown_token();
-    server.tracker().spawn(workers::relay_outbox(
-        use_cases.clone(),
-        Duration::from_millis(options.relay_interval_ms),
-        shutdown.clone(),
-    ));
+    server.tracker().spawn(bm_server::outbox::run_relay(outbox, options.relay().interval(), shutdown.clone()));
     server.tracker().spawn(workers::distribute_awards(
         backends.jetstream.clone(),
         SendAwardConsumer {

@@ -83,7 +83,7 @@ impl ServiceOps for AwardOps {
 
     async fn outbox_backlog(&self) -> Result<Option<Backlog>, String> {
         let (pending, oldest_pending_seconds) =
-            self.store.outbox_backlog().await.map_err(|e| bm_status::ErrorChain(&e).to_string())?;
+            self.store.outbox().backlog().await.map_err(|e| bm_status::ErrorChain(&e).to_string())?;
         Ok(Some(Backlog { pending, oldest_pending_seconds }))
     }
 }

@@ -1,5 +1,5 @@
-//! Background work: the outbox relay and the send_award distributor. Both stop when the
-//! server shuts down.
+//! Background work: the send_award distributor (the outbox relay is the shared
+//! `bm_server::outbox::run_relay`). It stops when the server shuts down.
 
 use std::time::Duration;
 
@@ -8,41 +8,6 @@ use bm_server::events::{ConsumerSpec, Decision, consume_raw, keep_consuming};
 use tokio_util::sync::CancellationToken;
 
 use crate::usecase::{Acknowledge, AwardUseCases};
-
-/// Every `interval` (at once again while a round fills its batch), relays due outbox tasks.
-pub async fn relay_outbox(use_cases: AwardUseCases, interval: Duration, shutdown: CancellationToken) {
-    while !shutdown.is_cancelled() {
-        let busy = match use_cases.relay_once().await {
-            Ok(round) => round.claimed > 0 && round.published == round.claimed,
-            Err(error) => {
-                tracing::warn!(error = %bm_status::ErrorChain(&error), "outbox relay round failed; retrying next round");
-                false
-            }
-        };
-        if busy {
-            continue;
-        }
-        export_backlog(&use_cases).await;
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
-        }
-    }
-}
-
-/// Sets `bm_outbox_pending_tasks` and `bm_outbox_oldest_pending_seconds` (issue #11): what
-/// the relay still has to publish, and how long the oldest of it has waited.
-async fn export_backlog(use_cases: &AwardUseCases) {
-    match use_cases.store.outbox_backlog().await {
-        Ok((pending, oldest)) => {
-            #[expect(clippy::cast_precision_loss, reason = "a task count, far below 2^52")]
-            let pending = pending as f64;
-            metrics::gauge!("bm_outbox_pending_tasks").set(pending);
-            metrics::gauge!("bm_outbox_oldest_pending_seconds").set(oldest);
-        }
-        Err(error) => tracing::warn!(error = %bm_status::ErrorChain(&error), "cannot read the outbox backlog"),
-    }
-}
 
 /// Where the distributor reads.
 #[derive(Debug, Clone)]

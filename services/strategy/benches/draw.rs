@@ -94,6 +94,7 @@ fn draw(c: &mut Criterion) {
         order_id: None::<OrderId>,
         total_partake_count: 5,
         day_partake_count: 2,
+        first_attempt: false,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let mut group = c.benchmark_group("draw");

@@ -343,6 +343,7 @@ pub fn verify(epoch: &RevealedEpoch<'_>, receipt: &Receipt) -> Result<(), Reject
         order_id: Some(order_id),
         total_partake_count: receipt.total_partake_count,
         day_partake_count: receipt.day_partake_count,
+        first_attempt: false,
     };
     let stock = RecordedStock { outcome: receipt.stock_outcome, asked: AtomicBool::new(false) };
     let drawn = run_ready(decide(&strategy, &command, chain, &stock))
@@ -431,6 +432,7 @@ mod tests {
                     order_id: Some(OrderId::parse(order.clone()).unwrap()),
                     total_partake_count: total,
                     day_partake_count: day,
+                    first_attempt: false,
                 };
                 let random = DerivedRandom::new(seed, 100_006, &order, &user, DRAW_PURPOSE);
                 let chain = strategy.run_chain(&user, total, &random);

@@ -49,12 +49,25 @@ impl App {
         total: i64,
         day: i64,
     ) -> Result<DrawResponse, tonic::Status> {
+        self.draw_hinted(user, strategy_id, order, (total, day), false).await
+    }
+
+    /// A draw with the caller's `first_attempt` hint.
+    async fn draw_hinted(
+        &self,
+        user: &str,
+        strategy_id: i64,
+        order: &str,
+        (total, day): (i64, i64),
+        first_attempt: bool,
+    ) -> Result<DrawResponse, tonic::Status> {
         let request = DrawRequest {
             user_id: user.into(),
             strategy_id,
             order_id: order.into(),
             user_total_partake_count: total,
             user_day_partake_count: day,
+            first_attempt,
         };
         self.client.clone().draw(request).await.map(tonic::Response::into_inner)
     }
@@ -197,6 +210,24 @@ async fn a_repeated_order_gets_the_same_award_and_takes_stock_at_most_once() {
     // A debug draw (no order) never takes stock.
     app.draw("u", 900_004, "", 1, 1).await.unwrap();
     assert_eq!(app.counter(900_004, 102).await, Some(1));
+}
+
+#[tokio::test]
+async fn a_wrong_first_attempt_hint_still_draws_an_order_once() {
+    let app = App::spawn().await;
+    app.single_award_strategy(900_009, 102, "tree_luck_award", 3).await;
+    app.armory(900_009).await;
+    let first = app.draw_hinted("u", 900_009, "hinted", (1, 1), true).await.unwrap();
+    // Every repeat claims to be a first attempt: the lookup is skipped, the record is not.
+    for _ in 0..3 {
+        assert_eq!(app.draw_hinted("u", 900_009, "hinted", (1, 1), true).await.unwrap(), first);
+    }
+    assert_eq!(app.counter(900_009, 102).await, Some(2), "one unit for the order");
+    let attempts = (0..20).map(|_| app.draw_hinted("u", 900_009, "hinted-race", (2, 2), true));
+    let results = futures_util::future::join_all(attempts).await;
+    let awards: std::collections::HashSet<i32> = results.into_iter().map(|r| r.unwrap().award_id).collect();
+    assert_eq!(awards.len(), 1, "every attempt of the order sees one award");
+    assert_eq!(app.counter(900_009, 102).await, Some(1));
 }
 
 #[tokio::test]

@@ -41,6 +41,7 @@ impl App {
             order_id: order.into(),
             user_total_partake_count: total,
             user_day_partake_count: day,
+            first_attempt: false,
         };
         self.client.clone().draw(request).await.unwrap().into_inner().award_id
     }

@@ -41,6 +41,17 @@ pub async fn publish_raw(
     message_id: &str,
     payload: Vec<u8>,
 ) -> Result<(), String> {
+    publish_raw_within(jetstream, subject, message_id, payload, PUBLISH_TIMEOUT).await
+}
+
+/// [`publish_raw`] waiting at most `timeout` for the ack.
+pub async fn publish_raw_within(
+    jetstream: &jetstream::Context,
+    subject: &str,
+    message_id: &str,
+    payload: Vec<u8>,
+    timeout: Duration,
+) -> Result<(), String> {
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", message_id);
     crate::trace_context::inject_nats(&mut headers);
@@ -52,9 +63,9 @@ pub async fn publish_raw(
             .await
             .map_err(|e| e.to_string())
     };
-    match tokio::time::timeout(PUBLISH_TIMEOUT, published).await {
+    match tokio::time::timeout(timeout, published).await {
         Ok(result) => result.map(drop),
-        Err(_) => Err(format!("no ack from JetStream within {PUBLISH_TIMEOUT:?}")),
+        Err(_) => Err(format!("no ack from JetStream within {} ms", timeout.as_millis())),
     }
 }
 

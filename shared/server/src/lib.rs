@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod main_support;
 pub mod metrics;
 pub mod ops;
+pub mod outbox;
 pub mod telemetry;
 pub mod trace_context;
 

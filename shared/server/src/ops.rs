@@ -83,12 +83,19 @@ pub trait ServiceOps: Send + Sync + std::fmt::Debug + 'static {
 pub struct PublishAgain {
     jetstream: jetstream::Context,
     service: &'static str,
+    outbox: Option<crate::outbox::OutboxStore>,
 }
 
 impl PublishAgain {
     /// Re-drives through `jetstream`; `service` names the message ids (`redrive-<service>-<id>`).
     pub fn new(jetstream: jetstream::Context, service: &'static str) -> Self {
-        Self { jetstream, service }
+        Self { jetstream, service, outbox: None }
+    }
+
+    /// Reports the backlog of `outbox` (a service with a transactional outbox).
+    #[must_use]
+    pub fn with_outbox(self, outbox: crate::outbox::OutboxStore) -> Self {
+        Self { outbox: Some(outbox), ..self }
     }
 }
 
@@ -99,6 +106,13 @@ impl ServiceOps for PublishAgain {
         crate::events::publish_raw(&self.jetstream, &message.subject, &message_id, message.payload.clone().into_bytes())
             .await
             .map_err(RedriveError::Unavailable)
+    }
+
+    async fn outbox_backlog(&self) -> Result<Option<Backlog>, String> {
+        let Some(outbox) = &self.outbox else { return Ok(None) };
+        let (pending, oldest_pending_seconds) =
+            outbox.backlog().await.map_err(|e| bm_status::ErrorChain(&e).to_string())?;
+        Ok(Some(Backlog { pending, oldest_pending_seconds }))
     }
 }
 

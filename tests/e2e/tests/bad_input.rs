@@ -60,6 +60,7 @@ fn any_field_values_get_a_clear_answer_from_every_service() {
                     order_id: other.clone(),
                     user_total_partake_count: n,
                     user_day_partake_count: n,
+                    first_attempt: n % 2 == 0,
                 }).await.err(),
                 strategy.query_rule_weight(QueryRuleWeightRequest { strategy_id: id, user_total_partake_count: n }).await.err(),
                 activity.partake(PartakeRequest { user_id: user.clone(), activity_id: id, request_id: other.clone() }).await.err(),

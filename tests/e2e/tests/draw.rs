@@ -216,6 +216,7 @@ async fn a_retry_after_a_crash_between_steps_converges_to_one_award() {
             order_id: order.order_id.clone(),
             user_total_partake_count: order.total_partake_count,
             user_day_partake_count: order.day_partake_count,
+            first_attempt: true,
         })
         .await
         .unwrap()
@@ -241,6 +242,7 @@ async fn a_retry_after_a_crash_between_steps_converges_to_one_award() {
             order_id: second.order_id.clone(),
             user_total_partake_count: second.total_partake_count,
             user_day_partake_count: second.day_partake_count,
+            first_attempt: true,
         })
         .await
         .unwrap()

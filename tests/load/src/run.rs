@@ -155,6 +155,8 @@ impl User {
                     order_id,
                     user_total_partake_count: count,
                     user_day_partake_count: count,
+                    // Each request carries a fresh order id, as the orchestrator's first call does.
+                    first_attempt: true,
                 })
                 .await?;
             }

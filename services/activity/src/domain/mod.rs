@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod quota;
+pub mod rebate;
 pub mod stage;
 
 pub use activity::{Activity, ActivityRuleError, ActivityState};

@@ -2,6 +2,7 @@
 //! case, convert back.
 
 mod convert;
+mod rebate;
 mod status;
 
 use bm_api::activity::{self as pb, activity_service_server::ActivityService};
@@ -11,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{StageKey, StageState},
-    usecase::{ActivityUseCases, MAX_STAGE_LIST},
+    usecase::{ActivityUseCases, MAX_STAGE_LIST, RebateUseCases},
 };
 
 /// The full proto name of the service.
@@ -21,12 +22,13 @@ pub const SERVICE_NAME: &str = "bigmarket.activity.v1.ActivityService";
 #[derive(Debug, Clone)]
 pub struct ActivityHandler {
     use_cases: ActivityUseCases,
+    rebates: RebateUseCases,
 }
 
 impl ActivityHandler {
     /// A handler over the use cases.
-    pub fn new(use_cases: ActivityUseCases) -> Self {
-        Self { use_cases }
+    pub fn new(use_cases: ActivityUseCases, rebates: RebateUseCases) -> Self {
+        Self { use_cases, rebates }
     }
 }
 
@@ -180,26 +182,44 @@ impl ActivityService for ActivityHandler {
 
     async fn create_rebate(
         &self,
-        _request: Request<pb::CreateRebateRequest>,
+        request: Request<pb::CreateRebateRequest>,
     ) -> Result<Response<pb::CreateRebateResponse>, Status> {
-        Err(Status::unimplemented("issue #14: not built yet"))
+        let (user_id, behavior, out_business_no) = rebate::create_request(request.into_inner())?;
+        let orders = self.rebates.create_rebate(&user_id, behavior, &out_business_no).await?;
+        Ok(Response::new(pb::CreateRebateResponse { orders: orders.into_iter().map(rebate::order).collect() }))
     }
 
-    async fn sign_in(&self, _request: Request<pb::SignInRequest>) -> Result<Response<pb::SignInResponse>, Status> {
-        Err(Status::unimplemented("issue #14: not built yet"))
+    async fn sign_in(&self, request: Request<pb::SignInRequest>) -> Result<Response<pb::SignInResponse>, Status> {
+        let user_id = rebate::sign_in_user(request.into_inner().user_id)?;
+        let signed = self.rebates.sign_in(&user_id).await?;
+        Ok(Response::new(pb::SignInResponse {
+            sign_date: signed.sign_date,
+            orders: signed.orders.into_iter().map(rebate::order).collect(),
+        }))
     }
 
     async fn is_signed_today(
         &self,
-        _request: Request<pb::IsSignedTodayRequest>,
+        request: Request<pb::IsSignedTodayRequest>,
     ) -> Result<Response<pb::IsSignedTodayResponse>, Status> {
-        Err(Status::unimplemented("issue #14: not built yet"))
+        let user_id = rebate::sign_in_user(request.into_inner().user_id)?;
+        let (signed, sign_date) = self.rebates.is_signed_today(&user_id).await?;
+        Ok(Response::new(pb::IsSignedTodayResponse { signed, sign_date }))
     }
 
     async fn create_credit_pay_order(
         &self,
-        _request: Request<pb::CreateCreditPayOrderRequest>,
+        request: Request<pb::CreateCreditPayOrderRequest>,
     ) -> Result<Response<pb::CreateCreditPayOrderResponse>, Status> {
-        Err(Status::unimplemented("issue #14: not built yet"))
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let sku = id("sku", request.sku)?;
+        let outcome = self.use_cases.create_credit_pay_order(&user_id, sku).await?;
+        Ok(Response::new(pb::CreateCreditPayOrderResponse {
+            order_id: outcome.order.order_id,
+            out_business_no: outcome.order.out_business_no,
+            pay_amount: outcome.order.pay_amount.to_string(),
+            reused: outcome.reused,
+        }))
     }
 }

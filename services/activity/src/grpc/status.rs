@@ -1,7 +1,7 @@
 //! The only place that knows how an ActivityError looks on the wire.
 
 use bm_status::{ErrorCode, to_status};
-use tonic::Status;
+use tonic::{Code, Status};
 
 use crate::{
     domain::{ActivityRuleError, QuotaError},
@@ -22,6 +22,14 @@ impl From<ActivityError> for Status {
             ActivityError::Quota(QuotaError::Day) => ErrorCode::AccountDayQuotaError,
             ActivityError::SkuStockEmpty(_) => ErrorCode::ActivitySkuStockError,
             ActivityError::DuplicateRecharge(_) => ErrorCode::IndexDup,
+            // No code of its own: FAILED_PRECONDITION (the sku's configuration refuses it) with 0002.
+            ActivityError::FreeSku(_) => {
+                return bm_status::to_status_with(
+                    ErrorCode::IllegalParameter,
+                    Code::FailedPrecondition,
+                    error.to_string(),
+                );
+            }
             ActivityError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
                 return bm_status::unavailable("activity database", &error);
             }

@@ -108,6 +108,16 @@ pub enum RechargeOutcome {
     Duplicate,
 }
 
+/// How a recharge order is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payment {
+    /// Not at all (`rebate_no_pay_trade`): completed at once, quota granted.
+    None,
+    /// With this much credit (`credit_pay_trade`): `wait_pay` until award's
+    /// credit_adjust_success, then completed and granted.
+    Credit(Decimal),
+}
+
 /// What CompleteOrder did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompleteOutcome {
@@ -178,7 +188,7 @@ pub struct ActivityStore {
     pool: PgPool,
 }
 
-type Tx = Transaction<'static, Postgres>;
+pub(crate) type Tx = Transaction<'static, Postgres>;
 
 impl ActivityStore {
     /// A store over `pool`.
@@ -264,12 +274,28 @@ impl ActivityStore {
     /// (created or increased on every counter), and the current month and day rows if they
     /// exist — in one transaction. A repeated (user, out_business_no) writes nothing.
     pub async fn recharge(&self, recharge: &NewRecharge<'_>) -> Result<RechargeOutcome, ActivityError> {
+        self.write_recharge(recharge, Payment::None).await
+    }
+
+    /// Writes a recharge order paid as `payment` says: [`Payment::None`] → completed with
+    /// its quota granted (as [`ActivityStore::recharge`]); [`Payment::Credit`] → `wait_pay`
+    /// priced at the amount, claimed now, no quota until it is paid
+    /// (`ActivityStore::complete_credit_pay`). A repeated (user, out_business_no) writes nothing.
+    pub async fn write_recharge(
+        &self,
+        recharge: &NewRecharge<'_>,
+        payment: Payment,
+    ) -> Result<RechargeOutcome, ActivityError> {
         let NewRecharge { user_id, order_id, out_business_no, sku, activity, now, period } = recharge;
+        let (state, pay_amount) = match payment {
+            Payment::None => ("completed", Decimal::ZERO),
+            Payment::Credit(amount) => ("wait_pay", amount),
+        };
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO raffle_activity_order (user_id, order_id, sku, activity_id, activity_name, strategy_id, order_time, \
-                                                total_count, day_count, month_count, pay_amount, state, out_business_no) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 'completed', $11) \
+                                                total_count, day_count, month_count, pay_amount, state, out_business_no, claimed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $11, $7) \
              ON CONFLICT (user_id, out_business_no) DO NOTHING",
         )
         .bind(user_id)
@@ -283,48 +309,18 @@ impl ActivityStore {
         .bind(sku.day_count)
         .bind(sku.month_count)
         .bind(out_business_no)
+        .bind(pay_amount)
+        .bind(state)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if inserted == 0 {
             return Ok(RechargeOutcome::Duplicate);
         }
-        sqlx::query(
-            "INSERT INTO raffle_activity_account AS a (user_id, activity_id, total_count, total_count_surplus, day_count, \
-                                                       day_count_surplus, month_count, month_count_surplus) \
-             VALUES ($1, $2, $3, $3, $4, $4, $5, $5) \
-             ON CONFLICT (user_id, activity_id) DO UPDATE SET \
-                total_count = a.total_count + $3, total_count_surplus = a.total_count_surplus + $3, \
-                day_count = a.day_count + $4, day_count_surplus = a.day_count_surplus + $4, \
-                month_count = a.month_count + $5, month_count_surplus = a.month_count_surplus + $5, updated_at = now()",
-        )
-        .bind(user_id)
-        .bind(activity.activity_id)
-        .bind(sku.total_count)
-        .bind(sku.day_count)
-        .bind(sku.month_count)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE raffle_activity_account_month SET month_count = month_count + $4, month_count_surplus = month_count_surplus + $4, \
-                    updated_at = now() WHERE user_id = $1 AND activity_id = $2 AND month = $3",
-        )
-        .bind(user_id)
-        .bind(activity.activity_id)
-        .bind(&period.month)
-        .bind(sku.month_count)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE raffle_activity_account_day SET day_count = day_count + $4, day_count_surplus = day_count_surplus + $4, \
-                    updated_at = now() WHERE user_id = $1 AND activity_id = $2 AND day = $3",
-        )
-        .bind(user_id)
-        .bind(activity.activity_id)
-        .bind(&period.day)
-        .bind(sku.day_count)
-        .execute(&mut *tx)
-        .await?;
+        if payment == Payment::None {
+            let grant = QuotaGrant { total: sku.total_count, day: sku.day_count, month: sku.month_count };
+            grant_quota(&mut tx, user_id, activity.activity_id, grant, period).await?;
+        }
         tx.commit().await?;
         Ok(RechargeOutcome::Created)
     }
@@ -368,20 +364,21 @@ impl ActivityStore {
         .fetch_optional(&mut *tx)
         .await?
         .map(Account::from);
-        let unused: Option<RaffleOrder> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {ORDER_COLUMNS} FROM user_raffle_order WHERE user_id = $1 AND activity_id = $2 AND order_state = 'create' \
-             ORDER BY created_at DESC LIMIT 1"
-        )))
-        .bind(user_id)
-        .bind(activity_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(order) = unused {
+        // Then, in a statement of its own (so it sees what a partake that held the lock
+        // before us committed; a join with the locking SELECT would not), this month's and
+        // today's rows and the newest unused order.
+        let (month, day, unused) = period_rows(&mut tx, user_id, activity_id, period).await?;
+        if let Some(order_id) = unused {
+            let order: RaffleOrder = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ORDER_COLUMNS} FROM user_raffle_order WHERE user_id = $1 AND order_id = $2"
+            )))
+            .bind(user_id)
+            .bind(&order_id)
+            .fetch_one(&mut *tx)
+            .await?;
             remember_request(&mut tx, user_id, activity_id, request_id, &order.order_id).await?;
             return reused(&mut tx, order, period).await;
         }
-        let month = sub_account(&mut tx, "month", user_id, activity_id, &period.month).await?;
-        let day = sub_account(&mut tx, "day", user_id, activity_id, &period.day).await?;
         let plan = plan_partake(account, month, day)?;
         let account = account.ok_or(QuotaError::Total)?;
         let updated = sqlx::query(
@@ -493,6 +490,66 @@ impl ActivityStore {
     }
 }
 
+/// What a recharge order grants (its sku's count package, copied onto the order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaGrant {
+    /// Lifetime draws.
+    pub total: i32,
+    /// Draws per day.
+    pub day: i32,
+    /// Draws per month.
+    pub month: i32,
+}
+
+/// Grants a recharge's quota inside `tx` (spec §5.1 doSaveNoPayOrder, §5.3): the account is
+/// created or increased on every counter, and the current month and day rows are increased
+/// if they exist (a later partake creates them from the account).
+pub(crate) async fn grant_quota(
+    tx: &mut Tx,
+    user_id: &str,
+    activity_id: i64,
+    grant: QuotaGrant,
+    period: &Period,
+) -> Result<(), ActivityError> {
+    sqlx::query(
+        "INSERT INTO raffle_activity_account AS a (user_id, activity_id, total_count, total_count_surplus, day_count, \
+                                                   day_count_surplus, month_count, month_count_surplus) \
+         VALUES ($1, $2, $3, $3, $4, $4, $5, $5) \
+         ON CONFLICT (user_id, activity_id) DO UPDATE SET \
+            total_count = a.total_count + $3, total_count_surplus = a.total_count_surplus + $3, \
+            day_count = a.day_count + $4, day_count_surplus = a.day_count_surplus + $4, \
+            month_count = a.month_count + $5, month_count_surplus = a.month_count_surplus + $5, updated_at = now()",
+    )
+    .bind(user_id)
+    .bind(activity_id)
+    .bind(grant.total)
+    .bind(grant.day)
+    .bind(grant.month)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE raffle_activity_account_month SET month_count = month_count + $4, month_count_surplus = month_count_surplus + $4, \
+                updated_at = now() WHERE user_id = $1 AND activity_id = $2 AND month = $3",
+    )
+    .bind(user_id)
+    .bind(activity_id)
+    .bind(&period.month)
+    .bind(grant.month)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE raffle_activity_account_day SET day_count = day_count + $4, day_count_surplus = day_count_surplus + $4, \
+                updated_at = now() WHERE user_id = $1 AND activity_id = $2 AND day = $3",
+    )
+    .bind(user_id)
+    .bind(activity_id)
+    .bind(&period.day)
+    .bind(grant.day)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn sub_account(
     tx: &mut Tx,
     kind: &str,
@@ -511,6 +568,33 @@ async fn sub_account(
         .fetch_optional(&mut **tx)
         .await?
         .map(|(count, surplus)| SubAccount { count, surplus }))
+}
+
+/// This month's and today's sub-accounts and the newest unused raffle order, in one round trip.
+async fn period_rows(
+    tx: &mut Tx,
+    user_id: &str,
+    activity_id: i64,
+    period: &Period,
+) -> Result<(Option<SubAccount>, Option<SubAccount>, Option<String>), ActivityError> {
+    type Row = (Option<i32>, Option<i32>, Option<i32>, Option<i32>, Option<String>);
+    let (month_count, month_surplus, day_count, day_surplus, unused): Row = sqlx::query_as(
+        "SELECT m.month_count, m.month_count_surplus, d.day_count, d.day_count_surplus, u.order_id \
+         FROM (SELECT 1) AS one \
+         LEFT JOIN raffle_activity_account_month m ON m.user_id = $1 AND m.activity_id = $2 AND m.month = $3 \
+         LEFT JOIN raffle_activity_account_day d ON d.user_id = $1 AND d.activity_id = $2 AND d.day = $4 \
+         LEFT JOIN LATERAL (SELECT order_id FROM user_raffle_order \
+                            WHERE user_id = $1 AND activity_id = $2 AND order_state = 'create' \
+                            ORDER BY created_at DESC LIMIT 1) AS u ON true",
+    )
+    .bind(user_id)
+    .bind(activity_id)
+    .bind(&period.month)
+    .bind(&period.day)
+    .fetch_one(&mut **tx)
+    .await?;
+    let row = |count: Option<i32>, surplus: Option<i32>| Some(SubAccount { count: count?, surplus: surplus? });
+    Ok((row(month_count, month_surplus), row(day_count, day_surplus), unused))
 }
 
 async fn apply_row(

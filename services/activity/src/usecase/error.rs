@@ -29,6 +29,9 @@ pub enum ActivityError {
     /// The (user, out_business_no) was recharged before (0003).
     #[error("out_business_no {0} was recharged before")]
     DuplicateRecharge(String),
+    /// The sku has no price (product_amount ≤ 0), so it cannot be bought with credit.
+    #[error("sku {0} has no price (product_amount 0): it cannot be bought with credit")]
+    FreeSku(i64),
     /// Postgres failed.
     #[error("activity database failed")]
     Database(#[from] sqlx::Error),

@@ -11,16 +11,22 @@ use bm_kernel::{BusinessNo, Clock, OrderId, UserId};
 use bm_stock::Take;
 use chrono_tz::Tz;
 
+mod credit_pay;
 mod error;
+mod rebate;
 mod stage;
 
+pub use credit_pay::{CLAIM_LEASE, CreditPayOutcome, PaidOutcome};
 pub use error::ActivityError;
+pub use rebate::{RebateError, RebateUseCases, SignedIn};
 pub use stage::MAX_STAGE_LIST;
 
 use crate::{
     domain::{Account, Activity, Period, SubAccount},
     events::SkuEvents,
-    storage::{ActivityStore, CompleteOutcome, NewRecharge, PartakeOutcome, RechargeOutcome, SkuRow, SkuStock},
+    storage::{
+        ActivityStore, CompleteOutcome, NewRecharge, PartakeOutcome, Payment, RechargeOutcome, SkuRow, SkuStock,
+    },
 };
 
 /// The quota view of QueryAccount (spec §5.4 `queryActivityAccountEntity`).
@@ -161,14 +167,30 @@ impl ActivityUseCases {
         out_business_no: &BusinessNo,
     ) -> Result<String, ActivityError> {
         let sku_row = self.store.find_sku(sku).await?.ok_or(ActivityError::SkuNotFound(sku))?;
+        self.place_recharge(user_id, &sku_row, out_business_no.as_str(), Payment::None).await
+    }
+
+    /// The recharge path shared by every trade type (spec §5.1 steps 3–7): the activity must
+    /// be open and in date, a repeat of (user, out_business_no) is `DuplicateRecharge` and
+    /// takes no stock, one sku unit is taken, then the order is written as `payment` says; a
+    /// write that fails gives the unit back (spec §14 bug 10). Records `order_id` on the
+    /// current span.
+    pub(crate) async fn place_recharge(
+        &self,
+        user_id: &UserId,
+        sku_row: &SkuRow,
+        out_business_no: &str,
+        payment: Payment,
+    ) -> Result<String, ActivityError> {
+        let sku = sku_row.sku;
         let activity = self.activity(sku_row.activity_id).await?;
-        if self.store.recharge_exists(user_id.as_str(), out_business_no.as_str()).await? {
-            return Err(ActivityError::DuplicateRecharge(out_business_no.to_string()));
+        if self.store.recharge_exists(user_id.as_str(), out_business_no).await? {
+            return Err(ActivityError::DuplicateRecharge(out_business_no.to_owned()));
         }
         let now = self.clock.now();
         activity.check_open(now)?;
         self.track_sku(sku);
-        let left = match self.stock.take(&self.store, sku, user_id.as_str(), out_business_no.as_str()).await? {
+        let left = match self.stock.take(&self.store, sku, user_id.as_str(), out_business_no).await? {
             Take::Taken { left } => Some(left),
             // A retry of a recharge whose earlier attempt took the unit: it is ours.
             Take::Held { .. } => None,
@@ -180,20 +202,20 @@ impl ActivityUseCases {
         let recharge = NewRecharge {
             user_id: user_id.as_str(),
             order_id: &order_id,
-            out_business_no: out_business_no.as_str(),
-            sku: &sku_row,
+            out_business_no,
+            sku: sku_row,
             activity: &activity,
             now,
             period: &period,
         };
-        match self.store.recharge(&recharge).await {
+        match self.store.write_recharge(&recharge, payment).await {
             Ok(RechargeOutcome::Created) => {}
             // A concurrent attempt with the same key wrote the order: the unit is its.
             Ok(RechargeOutcome::Duplicate) => {
-                return Err(ActivityError::DuplicateRecharge(out_business_no.to_string()));
+                return Err(ActivityError::DuplicateRecharge(out_business_no.to_owned()));
             }
             Err(error) => {
-                if let Err(release) = self.stock.release(sku, user_id.as_str(), out_business_no.as_str()).await {
+                if let Err(release) = self.stock.release(sku, user_id.as_str(), out_business_no).await {
                     tracing::error!(error = %release, "cannot give the sku unit back; the counter is rebuilt from orders if lost");
                 }
                 return Err(error);
@@ -202,7 +224,7 @@ impl ActivityUseCases {
         if left == Some(0) {
             self.events.sku_stock_zero(sku).await;
         }
-        tracing::info!(total = sku_row.total_count, "recharged");
+        tracing::info!(total = sku_row.total_count, ?payment, "recharged");
         Ok(order_id)
     }
 

@@ -3,12 +3,10 @@
 
 pub mod award;
 pub mod credit;
-pub mod outbox;
 pub mod trade;
 
 pub use award::{AwardState, Delivery};
 pub use credit::{CREDIT_SCALE, CreditRange, MAX_CREDIT, round_significant};
-pub use outbox::retry_delay;
 pub use trade::{
     AWARD_BUSINESS_PREFIX, CreditBalance, InsufficientCredit, TradeAmountError, TradeType, UnknownTradeType,
     parse_trade_amount,

@@ -143,7 +143,7 @@ impl AwardStore {
         let mut tx = self.pool.begin().await?;
         let booking = Self::book_in(&mut tx, trade).await?;
         if let Booking::New(_) = booking {
-            Self::enqueue_in(&mut tx, task).await?;
+            bm_server::outbox::OutboxStore::enqueue_in(&mut tx, task).await?;
             tx.commit().await?;
         }
         // Existing: the transaction is dropped, so even the lock's touch is rolled back.

@@ -10,7 +10,7 @@ use super::{AwardError, AwardUseCases};
 use crate::{
     domain::TradeType,
     events::{CreditAdjustSuccess, Envelope},
-    storage::{Booking, CreditAccount, NewCreditTrade, NewTask},
+    storage::{Booking, CreditAccount, NewCreditTrade},
 };
 
 /// A validated CreditTrade request.
@@ -73,18 +73,13 @@ impl AwardUseCases {
         };
         let payload = serde_json::to_string(&envelope)
             .map_err(|e| AwardError::Corrupt(format!("credit_adjust_success payload: {e}")))?;
-        let task = NewTask {
-            id: envelope.id,
-            user_id: trade.user_id.clone(),
-            subject: self.subjects.credit_adjust_success.clone(),
-            payload,
-            next_attempt_at: self.after(self.timing.relay_after),
-        };
+        let task =
+            self.outbox.task(envelope.id, trade.user_id.clone(), self.subjects.credit_adjust_success.clone(), payload);
         match self.store.credit_trade(&trade, &task).await? {
             Booking::New(booked) => {
                 tracing::Span::current().record("order_id", booked.order_id.as_str());
                 let account = booked.after.ok_or_else(|| AwardError::Corrupt("a new trade without balances".into()))?;
-                let published = self.publish_task(&task).await;
+                let published = self.outbox.publish_committed(&task).await;
                 tracing::info!(available_amount = %account.available_amount, published, "credit trade booked");
                 Ok(CreditTraded { order_id: booked.order_id, duplicate: false, account, published })
             }

@@ -9,11 +9,11 @@ mod error;
 mod query;
 mod rebate;
 mod record_award;
-mod relay;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use bm_kernel::{Clock, RandomSource};
+use bm_server::outbox::Outbox;
 use chrono::{DateTime, Utc};
 
 pub use credit_trade::{CreditTradeCommand, CreditTraded};
@@ -21,24 +21,8 @@ pub use distribute::{Acknowledge, Distributed};
 pub use error::AwardError;
 pub use rebate::{INTEGRAL, REBATE_TRADE_NAME, RebateHandled};
 pub use record_award::{RecordAwardCommand, RecordedAward};
-pub use relay::RelayRound;
 
-use crate::{delivery::ExternalDelivery, events::Publisher, storage::AwardStore};
-
-/// When the outbox is (re)tried.
-#[derive(Debug, Clone, Copy)]
-pub struct OutboxTiming {
-    /// How long a new task is left to the RPC's own publish before the relay may take it.
-    pub relay_after: Duration,
-    /// How long a claimed task stays with the relay that claimed it.
-    pub lease: Duration,
-    /// The first retry delay; doubled per failure.
-    pub retry_base: Duration,
-    /// The longest retry delay (tasks are retried at this pace for ever).
-    pub retry_max: Duration,
-    /// Tasks claimed per relay round.
-    pub batch: i64,
-}
+use crate::{delivery::ExternalDelivery, storage::AwardStore};
 
 /// Where the award service's events are published (`<subject_prefix>.award.<event>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,26 +37,30 @@ pub struct EventSubjects {
 #[derive(Debug, Clone)]
 pub struct AwardUseCases {
     pub(crate) store: AwardStore,
-    pub(crate) publisher: Publisher,
+    pub(crate) outbox: Outbox,
     pub(crate) delivery: Arc<dyn ExternalDelivery>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn RandomSource>,
     pub(crate) subjects: EventSubjects,
-    pub(crate) timing: OutboxTiming,
 }
 
 impl AwardUseCases {
-    /// Wires the use cases; `subjects` say where records and trades are announced.
+    /// Wires the use cases; `subjects` say where records and trades are announced, through
+    /// `outbox` (the shared transactional outbox over the award database).
     pub fn new(
         store: AwardStore,
-        publisher: Publisher,
+        outbox: Outbox,
         delivery: Arc<dyn ExternalDelivery>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn RandomSource>,
         subjects: EventSubjects,
-        timing: OutboxTiming,
     ) -> Self {
-        Self { store, publisher, delivery, clock, random, subjects, timing }
+        Self { store, outbox, delivery, clock, random, subjects }
+    }
+
+    /// The outbox (for the relay worker).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// The store (for the workers).
@@ -82,9 +70,5 @@ impl AwardUseCases {
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
-    }
-
-    fn after(&self, delay: Duration) -> DateTime<Utc> {
-        self.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
     }
 }

@@ -5,9 +5,8 @@ use bm_kernel::{OrderId, UserId};
 
 use super::{AwardError, AwardUseCases};
 use crate::{
-    domain::retry_delay,
     events::{Envelope, SendAward},
-    storage::{NewAwardRecord, NewTask, Recorded},
+    storage::{NewAwardRecord, Recorded},
 };
 
 /// A validated RecordAward request.
@@ -60,13 +59,12 @@ impl AwardUseCases {
         };
         let payload =
             serde_json::to_string(&envelope).map_err(|e| AwardError::Corrupt(format!("send_award payload: {e}")))?;
-        let task = NewTask {
-            id: envelope.id.clone(),
-            user_id: envelope.data.user_id.clone(),
-            subject: self.subjects.send_award.clone(),
+        let task = self.outbox.task(
+            envelope.id.clone(),
+            envelope.data.user_id.clone(),
+            self.subjects.send_award.clone(),
             payload,
-            next_attempt_at: self.after(self.timing.relay_after),
-        };
+        );
         let record = NewAwardRecord {
             user_id: command.user_id.into_inner(),
             order_id: command.order_id.into_inner(),
@@ -82,31 +80,7 @@ impl AwardUseCases {
             tracing::info!("award already recorded");
             return Ok(RecordedAward { duplicate: true, published: false });
         }
-        let published = self.publish_task(&task).await;
+        let published = self.outbox.publish_committed(&task).await;
         Ok(RecordedAward { duplicate: false, published })
-    }
-
-    /// Publishes a freshly committed task (send_award, credit_adjust_success); marks it
-    /// completed on ack. Any failure leaves the task to the relay (logged, with the error on
-    /// the task).
-    pub(super) async fn publish_task(&self, task: &NewTask) -> bool {
-        match self.publisher.publish(&task.subject, &task.id, task.payload.clone().into_bytes()).await {
-            Ok(()) => {
-                if let Err(error) = self.store.complete_task(&task.id).await {
-                    // Published but not marked: the relay publishes it again and the stream
-                    // (Nats-Msg-Id) or the idempotent distributor drops the repeat.
-                    tracing::warn!(error = %bm_status::ErrorChain(&error), task_id = %task.id, subject = %task.subject, "event published but not marked completed; the relay republishes it (de-duplicated)");
-                }
-                true
-            }
-            Err(error) => {
-                tracing::warn!(%error, task_id = %task.id, subject = %task.subject, "event not published; the outbox relay will send it");
-                let next = self.after(retry_delay(1, self.timing.retry_base, self.timing.retry_max));
-                if let Err(note) = self.store.note_publish_failure(&task.id, &error.to_string(), next).await {
-                    tracing::warn!(error = %bm_status::ErrorChain(&note), task_id = %task.id, "cannot note the publish failure; the relay still sends the task");
-                }
-                false
-            }
-        }
     }
 }

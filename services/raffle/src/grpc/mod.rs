@@ -180,6 +180,9 @@ impl RaffleService for RaffleHandler {
         .await?;
         span.record("order_id", order.order_id.as_str());
         // 2. Draw, exactly once per order.
+        // A fresh order's first call cannot find a recorded result: tell strategy to skip the
+        // lookup (a retry, or a reused order, might).
+        let mut first_attempt = !order.reused;
         let drawn = idempotent(STRATEGY, || {
             call!(
                 self.downstream.strategy,
@@ -190,6 +193,7 @@ impl RaffleService for RaffleHandler {
                     order_id: order.order_id.clone(),
                     user_total_partake_count: order.total_partake_count,
                     user_day_partake_count: order.day_partake_count,
+                    first_attempt: std::mem::take(&mut first_attempt),
                 }
             )
         })

@@ -129,6 +129,7 @@ impl TryFrom<pb::DrawRequest> for DrawCommand {
             },
             total_partake_count: count("user_total_partake_count", request.user_total_partake_count)?,
             day_partake_count: count("user_day_partake_count", request.user_day_partake_count)?,
+            first_attempt: request.first_attempt,
         })
     }
 }

@@ -29,6 +29,9 @@ pub struct DrawCommand {
     pub total_partake_count: i64,
     /// Partakes today including this one (rule_lock).
     pub day_partake_count: i64,
+    /// The caller's hint that no earlier attempt of the order exists: skip the lookup of a
+    /// recorded result (the insert's conflict handling still keeps the draw exactly-once).
+    pub first_attempt: bool,
 }
 
 /// The award a draw settled on.
@@ -149,7 +152,9 @@ impl StrategyUseCases {
             let chain = strategy.run_chain(command.user_id.as_str(), command.total_partake_count, self.random.as_ref());
             return Ok((decide(&strategy, &command, chain, &stock).await?, strategy));
         };
-        if let Some(record) = self.store.find_result(command.strategy_id, order_id.as_str()).await? {
+        if !command.first_attempt
+            && let Some(record) = self.store.find_result(command.strategy_id, order_id.as_str()).await?
+        {
             return Ok((record.into(), strategy));
         }
         for _ in 0..EPOCH_ATTEMPTS {
@@ -222,6 +227,7 @@ mod tests {
             order_id: (!order.is_empty()).then(|| OrderId::parse(order).unwrap()),
             total_partake_count: total,
             day_partake_count: day,
+            first_attempt: false,
         }
     }
 
