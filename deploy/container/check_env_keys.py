@@ -10,7 +10,8 @@ then checks:
      migration step together), and the prod overlay the same non-secret ones;
   3. the keys of the dev Secrets are the keys the prod overlay expects in its Secrets.
 Keys in PROD_ONLY are on in prod only, by design (ARCHITECTURE.md §8.16: caller
-authentication is off in the demo and dev, on in prod).
+authentication is off in the demo and dev, on in prod; the rebate apps are the prod
+Secret `raffle-rebate-apps`, absent in dev, where every Rebate is refused).
 Usage: check_env_keys.py RENDERED_DEV.yaml RENDERED_PROD.yaml   (exit 1 on a mismatch)
 """
 import re
@@ -21,7 +22,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["raffle", "strategy", "activity", "award"]
-PROD_ONLY = {"raffle": {"BM_AUTH__CALLERS_FILE"}}
+PROD_ONLY = {"raffle": {"BM_AUTH__CALLERS_FILE", "BM_REBATE__APPS_FILE"}}
 
 
 def structs(paths):
@@ -117,7 +118,7 @@ def dockerfile_keys():
 
 def up_keys():
     text = (ROOT / "deploy/local/up.sh").read_text()
-    keys = set(re.findall(r"\b(BM_(?:GRPC|LOG|DATABASE|REDIS|NATS|SHUTDOWN|SERVICE|DOWNSTREAM)__[A-Z_]+)=", text))
+    keys = set(re.findall(r"\b(BM_(?:GRPC|LOG|DATABASE|REDIS|NATS|SHUTDOWN|SERVICE|DOWNSTREAM|REBATE)__[A-Z_]+)=", text))
     return keys
 
 

@@ -41,7 +41,7 @@ done
 mkdir -p "$RUN_DIR"
 for svc in $DB_SERVICES; do
   # The report goes to stdout; the log lines to the service's log, as for `seed` in up.sh.
-  if ! report=$(env -u BM_AUTH__CALLERS_FILE "$BIN_DIR/$svc" reset-demo 2>>"$RUN_DIR/$svc.log"); then
+  if ! report=$(env -u BM_AUTH__CALLERS_FILE -u BM_REBATE__APPS_FILE "$BIN_DIR/$svc" reset-demo 2>>"$RUN_DIR/$svc.log"); then
     tail -n 5 "$RUN_DIR/$svc.log" >&2
     fail "$svc reset-demo failed (log: $RUN_DIR/$svc.log). A binary built before reset-demo existed says" \
       "'unknown argument': rebuild with 'cargo build --release --locked --bins'"

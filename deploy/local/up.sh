@@ -24,7 +24,7 @@ cargo build --release --locked --bins
 mkdir -p "$RUN_DIR"
 for svc in $DB_SERVICES; do
   say "$svc: migrations + demo data"
-  env -u BM_AUTH__CALLERS_FILE "./target/release/$svc" seed >>"$RUN_DIR/$svc.log" 2>&1 || { tail -n 20 "$RUN_DIR/$svc.log" >&2; fail "$svc seed failed (log: $RUN_DIR/$svc.log)"; }
+  env -u BM_AUTH__CALLERS_FILE -u BM_REBATE__APPS_FILE "./target/release/$svc" seed >>"$RUN_DIR/$svc.log" 2>&1 || { tail -n 20 "$RUN_DIR/$svc.log" >&2; fail "$svc seed failed (log: $RUN_DIR/$svc.log)"; }
 done
 
 running() { [ -f "$RUN_DIR/$1.pid" ] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
@@ -34,9 +34,10 @@ for svc in $ALL_SERVICES; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${PORT[$svc]}") 2>/dev/null; then
     fail "port ${PORT[$svc]} is taken by another process; stop it or run 'make down'"
   fi
-  # Only the orchestrator has callers (docs/security.md); the others refuse the key.
-  extra=(-u BM_AUTH__CALLERS_FILE)
-  if [ "$svc" = raffle ]; then extra=(); fi
+  # Only the orchestrator has callers and rebate apps (docs/security.md); the others refuse
+  # the keys. The demo's rebate app (chatgpt-data) is deploy/local/rebate-apps.yaml.
+  extra=(-u BM_AUTH__CALLERS_FILE -u BM_REBATE__APPS_FILE)
+  if [ "$svc" = raffle ]; then extra=("BM_REBATE__APPS_FILE=${BM_REBATE__APPS_FILE:-$PWD/deploy/local/rebate-apps.yaml}"); fi
   env "${extra[@]}" "BM_GRPC__PORT=${PORT[$svc]}" nohup "./target/release/$svc" serve >>"$RUN_DIR/$svc.log" 2>&1 &
   echo $! >"$RUN_DIR/$svc.pid"
   say "$svc: started (pid $!, port ${PORT[$svc]}, log $RUN_DIR/$svc.log)"

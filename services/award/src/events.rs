@@ -81,3 +81,28 @@ impl Publisher {
             .map_err(|reason| PublishError { subject: subject.to_owned(), reason })
     }
 }
+
+/// The `data` of activity-quota's `send_rebate` (`<subject_prefix>.activity.send_rebate` on
+/// `<stream_prefix>_ACTIVITY`): one rebate order of a user's behaviour. Award handles the
+/// `integral` ones (a forward credit trade); activity-quota handles the `sku` ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRebate {
+    /// The user.
+    pub user_id: String,
+    /// The rebate order id.
+    pub order_id: String,
+    /// The behaviour rebated (`sign`, `openai_pay`).
+    pub behavior_type: String,
+    /// `sku` or `integral`.
+    pub rebate_type: String,
+    /// A sku id (`sku`) or a credit amount (`integral`).
+    pub rebate_config: String,
+    /// The rebate's description.
+    #[serde(default)]
+    pub rebate_desc: String,
+    /// `<user_id>_<rebate_type>_<out_business_no>`: the credit trade's out_business_no.
+    pub biz_id: String,
+    /// The behaviour's business number.
+    #[serde(default)]
+    pub out_business_no: String,
+}

@@ -2,7 +2,8 @@
 //! transactional outbox, the `send_award` event on NATS JetStream, the outbox relay, the
 //! award distributor (random credit in-house, a pluggable step for external awards), and
 //! the credit account with its ledger, changed by award credits and credit trades (which
-//! announce themselves with `credit_adjust_success`). Design and runbook: `docs/award.md`.
+//! announce themselves with `credit_adjust_success`), and the `integral` rebates of
+//! activity-quota's `send_rebate` (forward credit trades). Design and runbook: `docs/award.md`.
 
 pub mod delivery;
 pub mod domain;
@@ -57,8 +58,8 @@ pub struct AwardOptions {
     pub retry_max_ms: u64,
     /// How long a publish waits for JetStream's ack.
     pub publish_timeout_ms: u64,
-    /// Deliveries of a send_award message failing transiently (database, NATS) before it
-    /// is parked.
+    /// Deliveries of a send_award or send_rebate message failing transiently (database,
+    /// NATS) before it is parked.
     pub max_deliveries: u32,
 }
 
@@ -115,6 +116,10 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         return Ok(());
     }
     let backends = Backends::connect("award", &settings.database, &settings.redis, &settings.nats, &MIGRATOR).await?;
+    // send_rebate lives on activity-quota's stream. Declaring it here too (the same
+    // idempotent declaration activity-quota makes) lets award start first and consume as soon
+    // as activity-quota publishes, instead of failing to find the stream until then.
+    bm_server::infra::ensure_stream(&backends.nats, &settings.nats, "activity").await?;
     let options = &settings.service;
     let publisher = Publisher::new(backends.jetstream.clone(), Duration::from_millis(options.publish_timeout_ms));
     let delivery = NatsExternalDelivery::new(publisher.clone(), settings.nats.subject("award", "deliver_external"));
@@ -156,6 +161,14 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         },
         use_cases.clone(),
         shutdown,
+    ));
+    server.tracker().spawn(workers::consume_rebates(
+        backends.jetstream.clone(),
+        settings.nats.clone(),
+        backends.pool.clone(),
+        use_cases.clone(),
+        i64::from(options.max_deliveries),
+        server.shutdown_token(),
     ));
     let routes = tonic::service::Routes::new(
         AwardServiceServer::new(grpc::AwardHandler::new(use_cases))

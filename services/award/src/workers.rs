@@ -62,3 +62,23 @@ pub async fn distribute_awards(
     })
     .await;
 }
+
+/// Runs award's durable consumer of activity-quota's `send_rebate`
+/// (`<stream_prefix>_award_send_rebate` on `<stream_prefix>_ACTIVITY`) until shutdown:
+/// `integral` rebates become forward credit trades (once each), the rest is acknowledged.
+/// Failures are redelivered `max_deliveries` times, then parked in `parked_message`.
+pub async fn consume_rebates(
+    jetstream: jetstream::Context,
+    nats: bm_server::NatsSettings,
+    pool: sqlx::PgPool,
+    use_cases: AwardUseCases,
+    max_deliveries: i64,
+    shutdown: CancellationToken,
+) {
+    let spec = ConsumerSpec {
+        max_deliver: max_deliveries,
+        ..ConsumerSpec::for_event_of(&nats, "activity", "send_rebate", "award")
+    };
+    let use_cases = &use_cases;
+    bm_server::events::run_consumer(jetstream, spec, pool, |event| use_cases.handle_send_rebate(event), shutdown).await;
+}

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod downstream;
 pub mod grpc;
 pub mod protection;
+pub mod rebate_apps;
 pub mod stage;
 pub mod switches;
 
@@ -41,6 +42,15 @@ impl Default for DownstreamSettings {
     }
 }
 
+/// The external apps that may call `RaffleService/Rebate` (`BM_REBATE__…`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RebateSettings {
+    /// A YAML file listing the apps (`apps: [{app_id, token_sha256, behaviors}]`;
+    /// docs/security.md). Empty = no app: every Rebate is `PERMISSION_DENIED` `0008`.
+    pub apps_file: String,
+}
+
 /// The orchestrator's configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -63,6 +73,8 @@ pub struct Settings {
     pub service: RaffleOptions,
     /// Caller authentication and the internal token sent downstream (`BM_AUTH__…`).
     pub auth: bm_server::auth::AuthSettings,
+    /// The apps allowed to call Rebate (`BM_REBATE__…`).
+    pub rebate: RebateSettings,
 }
 
 /// The switches' defaults: the values of the run-time switches nobody has set yet
@@ -124,6 +136,7 @@ impl Default for Settings {
             nats: NatsSettings::default(),
             service: RaffleOptions::default(),
             auth: bm_server::auth::AuthSettings::default(),
+            rebate: RebateSettings::default(),
         }
     }
 }
@@ -149,6 +162,7 @@ impl Validate for Settings {
         self.nats.validate()?;
         self.service.switches()?;
         self.auth.caller_policy(&SERVED)?;
+        rebate_apps::RebateApps::load(&self.rebate.apps_file)?;
         Ok(())
     }
 }
@@ -170,6 +184,8 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         return Ok(());
     }
     let policy = settings.auth.caller_policy(&SERVED)?;
+    let apps = rebate_apps::RebateApps::load(&settings.rebate.apps_file)?;
+    tracing::info!(apps = apps.len(), "rebate apps loaded");
     let internal_token = if settings.auth.internal_token.is_empty() {
         None
     } else {
@@ -199,8 +215,10 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
     server.tracker().spawn(store.clone().follow(board.clone(), server.shutdown_token()));
     let clock: std::sync::Arc<dyn bm_kernel::Clock> = std::sync::Arc::new(bm_kernel::SystemClock);
     let routes = tonic::service::Routes::new(
-        RaffleServiceServer::new(grpc::RaffleHandler::new(downstream.clone(), protection))
-            .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
+        RaffleServiceServer::new(
+            grpc::RaffleHandler::new(downstream.clone(), protection).with_rebate_apps(std::sync::Arc::new(apps)),
+        )
+        .max_decoding_message_size(bm_server::MAX_REQUEST_BYTES),
     )
     .add_service(
         AdminServiceServer::new(admin::AdminHandler::new(board, store, downstream, clock))

@@ -6,7 +6,9 @@
 //! - The internal services accept only the orchestrator: every call must carry the **internal
 //!   token**, a shared secret (the orchestrator sends it on every downstream call).
 //!
-//! Both arrive as `authorization: Bearer <token>` metadata. Health and reflection stay open.
+//! Both arrive as `authorization: Bearer <token>` metadata. Health and reflection stay open;
+//! the orchestrator's `RaffleService/Rebate` authenticates its app from the request itself
+//! ([`APP_AUTHENTICATED`]).
 //! Tokens are never stored or logged in clear on the caller side: the callers file holds
 //! hashes; the internal token is a secret compared by hash in constant time.
 
@@ -279,7 +281,7 @@ impl Policy {
     /// Checks a call of `path` carrying the `authorization` value `header`; `Ok(Some(caller))`
     /// for a known caller, `Ok(None)` when there is nobody to name (open, or internal).
     pub fn check(&self, path: &str, header: Option<&[u8]>) -> Result<Option<Caller>, Denied> {
-        if matches!(self, Self::Open) || is_open_path(path) {
+        if matches!(self, Self::Open) || is_open_path(path) || (matches!(self, Self::Callers(_)) && is_app_path(path)) {
             return Ok(None);
         }
         let token = header.and_then(|value| value.strip_prefix(b"Bearer ")).ok_or(Denied::Missing)?;
@@ -310,6 +312,17 @@ fn is_open_path(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
 }
 
+/// The orchestrator's methods that authenticate their caller themselves, from fields of the
+/// request, so the callers file does not apply to them: `RaffleService/Rebate` (an external
+/// payment system's app_id + app_token, checked against the orchestrator's rebate apps;
+/// docs/security.md). Only the callers policy lets them through: an internal service never
+/// serves them, and the internal token is not the apps' business.
+pub const APP_AUTHENTICATED: [&str; 1] = ["/bigmarket.raffle.v1.RaffleService/Rebate"];
+
+fn is_app_path(path: &str) -> bool {
+    APP_AUTHENTICATED.contains(&path)
+}
+
 /// SHA-256 of `bytes`.
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
@@ -324,7 +337,8 @@ pub fn token_sha256_hex(token: &str) -> String {
     })
 }
 
-fn from_hex(text: &str) -> Option<[u8; 32]> {
+/// The 32 bytes of a SHA-256 written as 64 hex digits (surrounding spaces ignored).
+pub fn from_hex(text: &str) -> Option<[u8; 32]> {
     let text = text.trim();
     if text.len() != 64 || !text.is_ascii() {
         return None;
@@ -336,7 +350,8 @@ fn from_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+/// Whether two hashes are equal, in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -437,6 +452,9 @@ mod tests {
         assert_eq!(policy.check(&draw, Some(b"Bearer shop-tokem")), Err(Denied::Unknown));
         assert_eq!(policy.check("/grpc.health.v1.Health/Check", None), Ok(None), "health stays open");
         assert_eq!(policy.check("/grpc.reflection.v1alpha.ServerReflection/X", None), Ok(None));
+        let rebate = format!("/{RAFFLE}/Rebate");
+        assert_eq!(policy.check(&rebate, None), Ok(None), "Rebate authenticates its app itself");
+        assert_eq!(policy.check(&rebate, Some(b"Bearer reader-token")), Ok(None));
     }
 
     #[test]
@@ -446,6 +464,11 @@ mod tests {
         assert_eq!(policy.check("/x.Y/Z", Some(b"Bearer 0123456789abcdef-internal")), Ok(None));
         assert_eq!(policy.check("/x.Y/Z", Some(b"Bearer 0123456789abcdef-internam")), Err(Denied::Unknown));
         assert_eq!(policy.check("/x.Y/Z", None), Err(Denied::Missing));
+        assert_eq!(
+            policy.check(APP_AUTHENTICATED[0], None),
+            Err(Denied::Missing),
+            "only the callers policy exempts it"
+        );
         assert!(AuthSettings::default().internal_policy().is_open());
         assert_eq!(Policy::Open.check("/x.Y/Z", None), Ok(None));
     }

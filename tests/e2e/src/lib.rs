@@ -132,8 +132,20 @@ impl Cluster {
         Self::start_on(&Backends::default(), raffle_env).await
     }
 
-    /// Starts everything with the stateful services on `backends`.
+    /// Starts everything with the stateful services on `backends`. The three stateful
+    /// services share one NATS subject and stream prefix of this cluster's own (as in a real
+    /// deployment), so each consumes the others' events (activity-quota's `send_rebate`,
+    /// award's `credit_adjust_success`); their `infra` prefixes are not the ones in use:
+    /// ask [`Node::setting`].
     pub async fn start_on(backends: &Backends, raffle_env: &[(&str, &str)]) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let mut shared = backends.clone();
+        shared.env = vec![
+            ("BM_NATS__SUBJECT_PREFIX".into(), format!("bme2e_{}", &id[..16])),
+            ("BM_NATS__STREAM_PREFIX".into(), format!("BME2E_{}", id[..16].to_ascii_uppercase())),
+        ];
+        shared.env.extend(backends.env.iter().cloned());
+        let backends = &shared;
         let fast = [("BM_SERVICE__STOCK_SYNC_INTERVAL_MS", "200"), ("BM_SERVICE__STOCK_REBUILD_SETTLE_MS", "300")];
         let award_fast = [("BM_SERVICE__RELAY_INTERVAL_MS", "200"), ("BM_SERVICE__RELAY_AFTER_MS", "500")];
         let (strategy, activity, award) = tokio::join!(
@@ -206,6 +218,11 @@ impl Node {
     /// The `BM_*` settings this node's instances run with.
     pub fn env(&self) -> &[(String, String)] {
         &self.env
+    }
+
+    /// The value of the setting `key` (e.g. `BM_NATS__SUBJECT_PREFIX`) this node runs with.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 

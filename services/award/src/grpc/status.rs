@@ -16,7 +16,10 @@ impl From<AwardError> for Status {
                 return bm_status::unavailable("award database", &error);
             }
             AwardError::Publish(_) => return bm_status::unavailable("nats", &error),
-            AwardError::Database(_) | AwardError::BadPayload(_) | AwardError::Corrupt(_) => {
+            AwardError::Database(_)
+            | AwardError::BadPayload(_)
+            | AwardError::BadRebate { .. }
+            | AwardError::Corrupt(_) => {
                 return bm_status::internal(&error);
             }
         };

@@ -47,6 +47,14 @@ pub enum AwardError {
         /// The raffle order.
         order_id: String,
     },
+    /// A send_rebate's integral rebate cannot be booked (bad amount, user or biz_id).
+    #[error("rebate order {order_id} cannot be credited: {reason}")]
+    BadRebate {
+        /// The rebate order.
+        order_id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A message payload does not parse.
     #[error("malformed send_award payload: {0}")]
     BadPayload(String),
@@ -70,6 +78,7 @@ impl AwardError {
             | Self::UnknownAwardKey(_)
             | Self::RecordMissing { .. }
             | Self::BadPayload(_)
+            | Self::BadRebate { .. }
             | Self::OrderTaken { .. }
             | Self::InsufficientCredit { .. }
             | Self::TradeConflict { .. }

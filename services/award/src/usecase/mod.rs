@@ -7,6 +7,7 @@ mod credit_trade;
 mod distribute;
 mod error;
 mod query;
+mod rebate;
 mod record_award;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use chrono::{DateTime, Utc};
 pub use credit_trade::{CreditTradeCommand, CreditTraded};
 pub use distribute::{Acknowledge, Distributed};
 pub use error::AwardError;
+pub use rebate::{INTEGRAL, REBATE_TRADE_NAME, RebateHandled};
 pub use record_award::{RecordAwardCommand, RecordedAward};
 
 use crate::{delivery::ExternalDelivery, storage::AwardStore};

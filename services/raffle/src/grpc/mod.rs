@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     downstream::{ACTIVITY, AWARD, Downstream, STRATEGY, call, idempotent, once},
     protection::{Protection, Refusal},
+    rebate_apps::RebateApps,
     stage,
 };
 
@@ -27,12 +28,19 @@ pub struct RaffleHandler {
     downstream: Downstream,
     protection: Protection,
     clock: Arc<dyn Clock>,
+    rebate_apps: Arc<RebateApps>,
 }
 
 impl RaffleHandler {
     /// A handler over the downstream clients.
     pub fn new(downstream: Downstream, protection: Protection) -> Self {
-        Self { downstream, protection, clock: Arc::new(SystemClock) }
+        Self { downstream, protection, clock: Arc::new(SystemClock), rebate_apps: Arc::default() }
+    }
+
+    /// The same handler letting `apps` call Rebate (none by default: every Rebate is `0008`).
+    #[must_use]
+    pub fn with_rebate_apps(self, apps: Arc<RebateApps>) -> Self {
+        Self { rebate_apps: apps, ..self }
     }
 
     /// The same handler reading time from `clock` (whether an activity has ended).
@@ -49,6 +57,30 @@ impl RaffleHandler {
         .await?
         .activity
         .ok_or_else(|| to_status(ErrorCode::NotFound, format!("activity {activity_id} does not exist")))
+    }
+
+    /// The activity's skus as the orchestrator lists them (ListSkus and ListSkuProducts).
+    async fn sku_items(&self, activity_id: i64) -> Result<Vec<pb::SkuItem>, Status> {
+        let skus = idempotent(ACTIVITY, || {
+            call!(self.downstream.activity, list_skus, activity_pb::ListSkusRequest { activity_id })
+        })
+        .await?
+        .skus;
+        Ok(skus
+            .into_iter()
+            .map(|sku| {
+                let count = sku.activity_count.unwrap_or_default();
+                pb::SkuItem {
+                    sku: sku.sku,
+                    total_count: count.total_count,
+                    month_count: count.month_count,
+                    day_count: count.day_count,
+                    product_amount: sku.product_amount,
+                    stock_count: sku.stock_count,
+                    stock_left: sku.stock_count_surplus,
+                }
+            })
+            .collect())
     }
 
     /// The activity's strategy and the user's partake counts (lifetime, today).
@@ -492,28 +524,7 @@ impl RaffleService for RaffleHandler {
 
     async fn list_skus(&self, request: Request<pb::ListSkusRequest>) -> Result<Response<pb::ListSkusResponse>, Status> {
         let activity_id = activity_id(request.into_inner().activity_id)?;
-        let skus = idempotent(ACTIVITY, || {
-            call!(self.downstream.activity, list_skus, activity_pb::ListSkusRequest { activity_id })
-        })
-        .await?
-        .skus;
-        Ok(Response::new(pb::ListSkusResponse {
-            skus: skus
-                .into_iter()
-                .map(|sku| {
-                    let count = sku.activity_count.unwrap_or_default();
-                    pb::SkuItem {
-                        sku: sku.sku,
-                        total_count: count.total_count,
-                        month_count: count.month_count,
-                        day_count: count.day_count,
-                        product_amount: sku.product_amount,
-                        stock_count: sku.stock_count,
-                        stock_left: sku.stock_count_surplus,
-                    }
-                })
-                .collect(),
-        }))
+        Ok(Response::new(pb::ListSkusResponse { skus: self.sku_items(activity_id).await? }))
     }
 
     async fn get_stage_activity(
@@ -525,32 +536,197 @@ impl RaffleService for RaffleHandler {
         Ok(Response::new(pb::GetStageActivityResponse { activity_id }))
     }
 
-    async fn sign_in(&self, _request: Request<pb::SignInRequest>) -> Result<Response<pb::SignInResponse>, Status> {
-        Err(Status::unimplemented("issue #14: not built yet"))
+    /// Not retried: a retry after a lost answer would say ALREADY_EXISTS (already signed).
+    #[tracing::instrument(name = "raffle.sign_in", skip_all, fields(user_id))]
+    async fn sign_in(&self, request: Request<pb::SignInRequest>) -> Result<Response<pb::SignInResponse>, Status> {
+        let user_id = user(request.into_inner().user_id)?;
+        tracing::Span::current().record("user_id", user_id.as_str());
+        let signed = once(
+            ACTIVITY,
+            call!(self.downstream.activity, sign_in, activity_pb::SignInRequest { user_id: user_id.to_string() }),
+        )
+        .await?;
+        tracing::info!(sign_date = %signed.sign_date, orders = signed.orders.len(), "signed in");
+        Ok(Response::new(pb::SignInResponse {
+            sign_date: signed.sign_date,
+            orders: signed.orders.into_iter().map(rebate_order).collect(),
+        }))
     }
 
+    #[tracing::instrument(name = "raffle.is_signed_today", skip_all, fields(user_id))]
     async fn is_signed_today(
         &self,
-        _request: Request<pb::IsSignedTodayRequest>,
+        request: Request<pb::IsSignedTodayRequest>,
     ) -> Result<Response<pb::IsSignedTodayResponse>, Status> {
-        Err(Status::unimplemented("issue #14: not built yet"))
+        let user_id = user(request.into_inner().user_id)?;
+        tracing::Span::current().record("user_id", user_id.as_str());
+        let answer = idempotent(ACTIVITY, || {
+            call!(
+                self.downstream.activity,
+                is_signed_today,
+                activity_pb::IsSignedTodayRequest { user_id: user_id.to_string() }
+            )
+        })
+        .await?;
+        Ok(Response::new(pb::IsSignedTodayResponse { signed: answer.signed, sign_date: answer.sign_date }))
     }
 
+    /// Credit exchange (spec §7.2): a `wait_pay` order from activity-quota (new, or an unpaid
+    /// one no exchange has claimed for 30 s), then the reverse credit trade of its price under
+    /// the order's out_business_no; award's `credit_adjust_success` completes the order and
+    /// grants the quota. Both calls may be retried: the trade is idempotent by
+    /// out_business_no (a retry never debits twice) and a retried order request at worst
+    /// leaves an unpaid order that a later exchange reuses. Too little credit is
+    /// ERR_CREDIT_001; the order stays `wait_pay` for the next exchange.
+    #[tracing::instrument(name = "raffle.credit_exchange_sku", skip_all, fields(user_id, sku, order_id = tracing::field::Empty))]
     async fn credit_exchange_sku(
         &self,
-        _request: Request<pb::CreditExchangeSkuRequest>,
+        request: Request<pb::CreditExchangeSkuRequest>,
     ) -> Result<Response<pb::CreditExchangeSkuResponse>, Status> {
-        Err(Status::unimplemented("issue #14: not built yet"))
+        let request = request.into_inner();
+        let user_id = user(request.user_id)?;
+        let sku = positive_id(request.sku).map_err(|e| invalid_argument("sku", e))?;
+        let span = tracing::Span::current();
+        span.record("user_id", user_id.as_str());
+        span.record("sku", sku);
+        let order = idempotent(ACTIVITY, || {
+            call!(
+                self.downstream.activity,
+                create_credit_pay_order,
+                activity_pb::CreateCreditPayOrderRequest { user_id: user_id.to_string(), sku }
+            )
+        })
+        .await?;
+        span.record("order_id", order.order_id.as_str());
+        let traded = idempotent(AWARD, || {
+            call!(
+                self.downstream.award,
+                credit_trade,
+                award_pb::CreditTradeRequest {
+                    user_id: user_id.to_string(),
+                    out_business_no: order.out_business_no.clone(),
+                    trade_name: CREDIT_EXCHANGE_TRADE_NAME.to_owned(),
+                    trade_type: TRADE_REVERSE.to_owned(),
+                    amount: order.pay_amount.clone(),
+                }
+            )
+        })
+        .await
+        .inspect_err(|status| {
+            if bm_status::code_of(status) == Some(ErrorCode::UserCreditAccountNoAvailableAmount) {
+                tracing::info!(pay_amount = %order.pay_amount, "not enough credit; the order stays wait_pay");
+            }
+        })?;
+        tracing::info!(pay_amount = %order.pay_amount, reused = order.reused, duplicate = traded.duplicate, "credit exchange paid");
+        Ok(Response::new(pb::CreditExchangeSkuResponse {
+            order_id: order.order_id,
+            pay_amount: order.pay_amount,
+            reused: order.reused,
+        }))
     }
 
     async fn list_sku_products(
         &self,
-        _request: Request<pb::ListSkuProductsRequest>,
+        request: Request<pb::ListSkuProductsRequest>,
     ) -> Result<Response<pb::ListSkuProductsResponse>, Status> {
-        Err(Status::unimplemented("issue #14: not built yet"))
+        let activity_id = activity_id(request.into_inner().activity_id)?;
+        Ok(Response::new(pb::ListSkuProductsResponse { products: self.sku_items(activity_id).await? }))
     }
 
-    async fn rebate(&self, _request: Request<pb::RebateRequest>) -> Result<Response<pb::RebateResponse>, Status> {
-        Err(Status::unimplemented("issue #14: not built yet"))
+    /// An external system's rebate: every field present, then the app (app_id + app_token of
+    /// `rebate.apps_file`, and the behaviour it may rebate) before anything is called; a
+    /// repeat is ALREADY_EXISTS `0003`. Not retried, like RechargeSku.
+    #[tracing::instrument(name = "raffle.rebate", skip_all, fields(user_id, app_id, behavior_type))]
+    async fn rebate(&self, request: Request<pb::RebateRequest>) -> Result<Response<pb::RebateResponse>, Status> {
+        let request = rebate_request(request.into_inner())?;
+        let span = tracing::Span::current();
+        span.record("user_id", request.user_id.as_str());
+        span.record("app_id", request.app_id.as_str());
+        span.record("behavior_type", request.behavior_type.as_str());
+        if let Err(refusal) = self.rebate_apps.authorize(&request.app_id, &request.app_token, &request.behavior_type) {
+            tracing::warn!(reason = refusal.reason(), "rebate refused: app authentication");
+            metrics::counter!("bm_auth_refused_total", "reason" => refusal.reason()).increment(1);
+            return Err(refusal.status());
+        }
+        let rebated = once(
+            ACTIVITY,
+            call!(
+                self.downstream.activity,
+                create_rebate,
+                activity_pb::CreateRebateRequest {
+                    user_id: request.user_id.to_string(),
+                    behavior_type: request.behavior_type.clone(),
+                    out_business_no: request.out_business_no.to_string(),
+                }
+            ),
+        )
+        .await?;
+        tracing::info!(orders = rebated.orders.len(), "rebate created");
+        Ok(Response::new(pb::RebateResponse { orders: rebated.orders.into_iter().map(rebate_order).collect() }))
+    }
+}
+
+/// The trade name of a credit exchange's debit (the original's `兑换抽奖`).
+pub const CREDIT_EXCHANGE_TRADE_NAME: &str = "兑换抽奖";
+/// The trade type of a debit. Every call states its trade type itself: there is no default
+/// to lose (spec §14 bug 14, docs/differences.md).
+const TRADE_REVERSE: &str = "reverse";
+
+/// A validated Rebate request.
+pub(crate) struct RebateCall {
+    pub(crate) app_id: String,
+    pub(crate) app_token: String,
+    pub(crate) user_id: UserId,
+    pub(crate) behavior_type: String,
+    pub(crate) out_business_no: BusinessNo,
+}
+
+impl std::fmt::Debug for RebateCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RebateCall")
+            .field("app_id", &self.app_id)
+            .field("app_token", &"<redacted>")
+            .field("user_id", &self.user_id)
+            .field("behavior_type", &self.behavior_type)
+            .field("out_business_no", &self.out_business_no)
+            .finish()
+    }
+}
+
+/// Every field of a Rebate present (`0002` naming the first blank one) and well formed.
+pub(crate) fn rebate_request(request: pb::RebateRequest) -> Result<RebateCall, Status> {
+    for (field, value) in [
+        ("app_id", &request.app_id),
+        ("app_token", &request.app_token),
+        ("user_id", &request.user_id),
+        ("behavior_type", &request.behavior_type),
+        ("out_business_no", &request.out_business_no),
+    ] {
+        if value.trim().is_empty() {
+            return Err(invalid_argument(field, "must not be blank"));
+        }
+    }
+    for (field, value) in [("app_id", &request.app_id), ("behavior_type", &request.behavior_type)] {
+        if value.chars().count() > 64 || value.chars().any(char::is_control) {
+            return Err(invalid_argument(field, "must be at most 64 characters, without control characters"));
+        }
+    }
+    Ok(RebateCall {
+        user_id: user(request.user_id)?,
+        out_business_no: BusinessNo::parse(request.out_business_no)
+            .map_err(|e| invalid_argument("out_business_no", e))?,
+        app_id: request.app_id,
+        app_token: request.app_token,
+        behavior_type: request.behavior_type,
+    })
+}
+
+fn rebate_order(order: activity_pb::RebateOrder) -> pb::RebateOrder {
+    pb::RebateOrder {
+        order_id: order.order_id,
+        rebate_type: order.rebate_type,
+        rebate_config: order.rebate_config,
+        rebate_desc: order.rebate_desc,
+        biz_id: order.biz_id,
     }
 }
