@@ -50,7 +50,17 @@ impl App {
     }
 
     async fn exchange(&self, user: &str, sku: i64) -> Result<CreateCreditPayOrderResponse, Status> {
-        let request = CreateCreditPayOrderRequest { user_id: user.into(), sku };
+        self.exchange_with_credit(user, sku, "").await
+    }
+
+    /// An exchange whose caller read the user's available credit as `available`.
+    async fn exchange_with_credit(
+        &self,
+        user: &str,
+        sku: i64,
+        available: &str,
+    ) -> Result<CreateCreditPayOrderResponse, Status> {
+        let request = CreateCreditPayOrderRequest { user_id: user.into(), sku, available_credit: available.into() };
         self.client.clone().create_credit_pay_order(request).await.map(tonic::Response::into_inner)
     }
 
@@ -308,6 +318,18 @@ async fn refusals_and_bad_input() {
     let ended = app.exchange("u", 9901).await.unwrap_err();
     assert_eq!(code(&ended), (Code::FailedPrecondition, Some("ERR_BIZ_004")));
     assert_eq!(app.orders_of("u").await, 0, "no order for a refusal");
+
+    // The caller's credit reading: below the price (20.00) → ERR_CREDIT_001 and no order;
+    // a malformed one is 0002; enough credit makes the order.
+    let poor = app.exchange_with_credit("u", SKU, "19.99").await.unwrap_err();
+    assert_eq!(code(&poor), (Code::FailedPrecondition, Some("ERR_CREDIT_001")), "{poor:?}");
+    for bad in ["-1", "lots"] {
+        let status = app.exchange_with_credit("u", SKU, bad).await.unwrap_err();
+        assert_eq!(code(&status), (Code::InvalidArgument, Some("0002")), "{bad}: {status:?}");
+    }
+    assert_eq!(app.orders_of("u").await, 0, "no order without the credit");
+    app.exchange_with_credit("rich", SKU, "20").await.unwrap();
+    assert_eq!(app.orders_of("rich").await, 1);
 
     // Sku 7103 has one unit: the first exchange holds it, the second finds it sold out.
     app.exchange("u", 7103).await.unwrap();

@@ -214,7 +214,19 @@ impl ActivityService for ActivityHandler {
         let request = request.into_inner();
         let user_id = user(request.user_id)?;
         let sku = id("sku", request.sku)?;
-        let outcome = self.use_cases.create_credit_pay_order(&user_id, sku).await?;
+        let available_credit = if request.available_credit.is_empty() {
+            None
+        } else {
+            Some(
+                request
+                    .available_credit
+                    .parse::<rust_decimal::Decimal>()
+                    .ok()
+                    .filter(|amount| !amount.is_sign_negative())
+                    .ok_or_else(|| invalid_argument("available_credit", "must be empty or a decimal ≥ 0"))?,
+            )
+        };
+        let outcome = self.use_cases.create_credit_pay_order(&user_id, sku, available_credit).await?;
         Ok(Response::new(pb::CreateCreditPayOrderResponse {
             order_id: outcome.order.order_id,
             out_business_no: outcome.order.out_business_no,

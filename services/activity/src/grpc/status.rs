@@ -22,6 +22,7 @@ impl From<ActivityError> for Status {
             ActivityError::Quota(QuotaError::Day) => ErrorCode::AccountDayQuotaError,
             ActivityError::SkuStockEmpty(_) => ErrorCode::ActivitySkuStockError,
             ActivityError::DuplicateRecharge(_) => ErrorCode::IndexDup,
+            ActivityError::NotEnoughCredit { .. } => ErrorCode::UserCreditAccountNoAvailableAmount,
             // No code of its own: FAILED_PRECONDITION (the sku's configuration refuses it) with 0002.
             ActivityError::FreeSku(_) => {
                 return bm_status::to_status_with(

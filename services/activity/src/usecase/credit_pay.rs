@@ -77,9 +77,17 @@ impl ActivityUseCases {
     /// month and unclaimed for [`CLAIM_LEASE`] (reused, no stock taken), else a new `wait_pay`
     /// order is placed through the recharge path (stock taken; ERR_BIZ_005 when sold out).
     #[tracing::instrument(name = "activity.create_credit_pay_order", skip_all, fields(user_id = %user_id, sku, order_id = tracing::field::Empty, reused = tracing::field::Empty))]
-    pub async fn create_credit_pay_order(&self, user_id: &UserId, sku: i64) -> Result<CreditPayOutcome, ActivityError> {
+    pub async fn create_credit_pay_order(
+        &self,
+        user_id: &UserId,
+        sku: i64,
+        available_credit: Option<Decimal>,
+    ) -> Result<CreditPayOutcome, ActivityError> {
         let sku_row = self.store.find_sku(sku).await?.ok_or(ActivityError::SkuNotFound(sku))?;
         let pay_amount = price(&sku_row)?;
+        if let Some(available) = available_credit.filter(|available| *available < pay_amount) {
+            return Err(ActivityError::NotEnoughCredit { sku, price: pay_amount, available });
+        }
         let activity = self.activity(sku_row.activity_id).await?;
         let now = self.clock.now();
         activity.check_open(now)?;

@@ -32,6 +32,16 @@ pub enum ActivityError {
     /// The sku has no price (product_amount ≤ 0), so it cannot be bought with credit.
     #[error("sku {0} has no price (product_amount 0): it cannot be bought with credit")]
     FreeSku(i64),
+    /// The caller says the user's available credit is below the sku's price (ERR_CREDIT_001).
+    #[error("available credit {available} is below the price {price} of sku {sku}")]
+    NotEnoughCredit {
+        /// The sku.
+        sku: i64,
+        /// Its price.
+        price: rust_decimal::Decimal,
+        /// The user's available credit, as the caller read it.
+        available: rust_decimal::Decimal,
+    },
     /// Postgres failed.
     #[error("activity database failed")]
     Database(#[from] sqlx::Error),

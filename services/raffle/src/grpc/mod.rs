@@ -589,11 +589,25 @@ impl RaffleService for RaffleHandler {
         let span = tracing::Span::current();
         span.record("user_id", user_id.as_str());
         span.record("sku", sku);
+        // The original's pre-check (spec §5.1 step 4): without the credit, no order is made
+        // and no sku unit is tied up. The reverse trade below is the real guard.
+        let credit = idempotent(AWARD, || {
+            call!(
+                self.downstream.award,
+                query_user_credit,
+                award_pb::QueryUserCreditRequest { user_id: user_id.to_string() }
+            )
+        })
+        .await?;
         let order = idempotent(ACTIVITY, || {
             call!(
                 self.downstream.activity,
                 create_credit_pay_order,
-                activity_pb::CreateCreditPayOrderRequest { user_id: user_id.to_string(), sku }
+                activity_pb::CreateCreditPayOrderRequest {
+                    user_id: user_id.to_string(),
+                    sku,
+                    available_credit: credit.available_amount.clone(),
+                }
             )
         })
         .await?;
