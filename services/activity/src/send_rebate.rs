@@ -8,36 +8,15 @@ use bm_server::{
     NatsSettings,
     events::{ConsumerSpec, run_consumer},
 };
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::{storage::RebateOrder, usecase::RebateUseCases};
 
-/// The payload `data`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SendRebate {
-    /// The user.
-    pub user_id: String,
-    /// The rebate order.
-    pub order_id: String,
-    /// `sign` or `openai_pay`.
-    pub behavior_type: String,
-    /// `sku` or `integral`.
-    pub rebate_type: String,
-    /// The sku (`sku`) or the credit amount (`integral`).
-    pub rebate_config: String,
-    /// The rebate's description.
-    pub rebate_desc: String,
-    /// `<user_id>_<rebate_type>_<out_business_no>`: the business number of the recharge or
-    /// credit trade the rebate becomes (so a redelivery grants it once).
-    pub biz_id: String,
-    /// The behaviour's business number.
-    pub out_business_no: String,
-}
+pub use bm_server::payloads::SendRebate;
 
-impl SendRebate {
-    /// The event of `order`.
-    pub fn of(order: &RebateOrder) -> Self {
+/// The event of a rebate order.
+impl From<&RebateOrder> for SendRebate {
+    fn from(order: &RebateOrder) -> Self {
         Self {
             user_id: order.user_id.clone(),
             order_id: order.order_id.clone(),

@@ -34,21 +34,7 @@ pub struct SendAward {
     pub award_config: String,
 }
 
-/// The `data` of `credit_adjust_success`: a credit trade was booked (spec §7.2). Published
-/// only for trades that committed (spec §14 bug 5), once per trade.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreditAdjustSuccess {
-    /// The user.
-    pub user_id: String,
-    /// The credit order id (the ledger row).
-    pub order_id: String,
-    /// The caller's idempotency key of the trade.
-    pub out_business_no: String,
-    /// `forward` or `reverse`.
-    pub trade_type: String,
-    /// The traded amount, positive, as a decimal string (the direction is `trade_type`).
-    pub amount: rust_decimal::Decimal,
-}
+pub use bm_server::payloads::CreditAdjustSuccess;
 
 /// Why a publish failed (NATS down, no ack in time, stream refused it).
 #[derive(Debug, thiserror::Error)]
@@ -82,27 +68,4 @@ impl Publisher {
     }
 }
 
-/// The `data` of activity-quota's `send_rebate` (`<subject_prefix>.activity.send_rebate` on
-/// `<stream_prefix>_ACTIVITY`): one rebate order of a user's behaviour. Award handles the
-/// `integral` ones (a forward credit trade); activity-quota handles the `sku` ones.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SendRebate {
-    /// The user.
-    pub user_id: String,
-    /// The rebate order id.
-    pub order_id: String,
-    /// The behaviour rebated (`sign`, `openai_pay`).
-    pub behavior_type: String,
-    /// `sku` or `integral`.
-    pub rebate_type: String,
-    /// A sku id (`sku`) or a credit amount (`integral`).
-    pub rebate_config: String,
-    /// The rebate's description.
-    #[serde(default)]
-    pub rebate_desc: String,
-    /// `<user_id>_<rebate_type>_<out_business_no>`: the credit trade's out_business_no.
-    pub biz_id: String,
-    /// The behaviour's business number.
-    #[serde(default)]
-    pub out_business_no: String,
-}
+pub use bm_server::payloads::SendRebate;

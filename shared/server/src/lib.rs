@@ -13,6 +13,7 @@ pub mod main_support;
 pub mod metrics;
 pub mod ops;
 pub mod outbox;
+pub mod payloads;
 pub mod telemetry;
 pub mod trace_context;
 

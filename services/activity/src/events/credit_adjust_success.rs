@@ -5,25 +5,10 @@
 //! acknowledged and changes nothing.
 
 use bm_server::events::{Envelope, HandleError};
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 
 use crate::usecase::{ActivityError, ActivityUseCases, PaidOutcome};
 
-/// The payload `data`, as award publishes it (`bm_award::events::CreditAdjustSuccess`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreditAdjustSuccess {
-    /// The user.
-    pub user_id: String,
-    /// The credit order id (award's ledger row).
-    pub order_id: String,
-    /// The trade's business number: a credit-paid recharge order's for an exchange.
-    pub out_business_no: String,
-    /// `forward` or `reverse`.
-    pub trade_type: String,
-    /// The traded amount, positive, as a decimal string.
-    pub amount: Decimal,
-}
+pub use bm_server::payloads::CreditAdjustSuccess;
 
 /// Handles one credit_adjust_success: database failures are retried; a trade that paid
 /// another amount than the order's price is parked (an operator looks at it); everything
@@ -67,7 +52,7 @@ mod tests {
         let json = r#"{"id":"credit_adjust_success:7","timestamp":1,"data":{"user_id":"u","order_id":"123",
             "out_business_no":"credit_pay:ab","trade_type":"reverse","amount":"200.00"}}"#;
         let event: Envelope<CreditAdjustSuccess> = serde_json::from_str(json).unwrap();
-        assert_eq!(event.data.amount, Decimal::new(20_000, 2));
+        assert_eq!(event.data.amount, rust_decimal::Decimal::new(20_000, 2));
         assert_eq!((event.data.trade_type.as_str(), event.data.out_business_no.as_str()), ("reverse", "credit_pay:ab"));
     }
 }

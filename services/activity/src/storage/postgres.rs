@@ -527,26 +527,19 @@ pub(crate) async fn grant_quota(
     .bind(grant.month)
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
-        "UPDATE raffle_activity_account_month SET month_count = month_count + $4, month_count_surplus = month_count_surplus + $4, \
-                updated_at = now() WHERE user_id = $1 AND activity_id = $2 AND month = $3",
-    )
-    .bind(user_id)
-    .bind(activity_id)
-    .bind(&period.month)
-    .bind(grant.month)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "UPDATE raffle_activity_account_day SET day_count = day_count + $4, day_count_surplus = day_count_surplus + $4, \
-                updated_at = now() WHERE user_id = $1 AND activity_id = $2 AND day = $3",
-    )
-    .bind(user_id)
-    .bind(activity_id)
-    .bind(&period.day)
-    .bind(grant.day)
-    .execute(&mut **tx)
-    .await?;
+    for (kind, period, count) in [("month", &period.month, grant.month), ("day", &period.day, grant.day)] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE raffle_activity_account_{kind} SET {kind}_count = {kind}_count + $4, \
+                    {kind}_count_surplus = {kind}_count_surplus + $4, updated_at = now() \
+             WHERE user_id = $1 AND activity_id = $2 AND {kind} = $3"
+        )))
+        .bind(user_id)
+        .bind(activity_id)
+        .bind(period)
+        .bind(count)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 

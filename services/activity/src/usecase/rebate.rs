@@ -122,7 +122,7 @@ impl RebateUseCases {
                 out_business_no: out_business_no.to_string(),
             };
             let envelope =
-                Envelope { id: uuid::Uuid::new_v4().simple().to_string(), timestamp, data: SendRebate::of(&order) };
+                Envelope { id: uuid::Uuid::new_v4().simple().to_string(), timestamp, data: SendRebate::from(&order) };
             let payload = serde_json::to_string(&envelope)
                 .map_err(|e| RebateError::Corrupt(format!("send_rebate payload: {e}")))?;
             tasks.push(self.outbox.task(envelope.id, order.user_id.clone(), self.subject.clone(), payload));
