@@ -74,8 +74,18 @@ impl Node {
         extra: &[(&str, &str)],
         backends: &Backends,
     ) -> Self {
+        Self::start_on_infra(binary, Self::infra(migrator, demo).await, extra, backends).await
+    }
+
+    /// A fresh database with `migrator`'s schema and `demo`'s rows, and its Redis and NATS
+    /// prefixes.
+    async fn infra(migrator: &sqlx::migrate::Migrator, demo: &str) -> TestInfra {
         let infra = TestInfra::new(Some(migrator)).await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(demo.to_owned())).execute(&infra.pool().await).await.expect("demo data");
+        infra
+    }
+
+    async fn start_on_infra(binary: &str, infra: TestInfra, extra: &[(&str, &str)], backends: &Backends) -> Self {
         let mut env = backends.apply(infra.service_env());
         for (key, value) in extra {
             env = with_env(&env, key, value);
@@ -133,25 +143,30 @@ impl Cluster {
     }
 
     /// Starts everything with the stateful services on `backends`. The three stateful
-    /// services share one NATS subject and stream prefix of this cluster's own (as in a real
-    /// deployment), so each consumes the others' events (activity-quota's `send_rebate`,
-    /// award's `credit_adjust_success`); their `infra` prefixes are not the ones in use:
-    /// ask [`Node::setting`].
+    /// services share one NATS subject and stream prefix (as in a real deployment), so each
+    /// consumes the others' events (activity-quota's `send_rebate`, award's
+    /// `credit_adjust_success`): strategy-draw's slice, whose cleanup removes every service's
+    /// streams under it. activity-quota's and award's `infra` NATS prefixes are not the ones
+    /// in use: ask [`Node::setting`].
     pub async fn start_on(backends: &Backends, raffle_env: &[(&str, &str)]) -> Self {
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (strategy_infra, activity_infra, award_infra) = tokio::join!(
+            async { Node::infra(&migrator("strategy").await, &demo("strategy")).await },
+            async { Node::infra(&migrator("activity").await, &demo("activity")).await },
+            async { Node::infra(&migrator("award").await, &demo("award")).await },
+        );
         let mut shared = backends.clone();
         shared.env = vec![
-            ("BM_NATS__SUBJECT_PREFIX".into(), format!("bme2e_{}", &id[..16])),
-            ("BM_NATS__STREAM_PREFIX".into(), format!("BME2E_{}", id[..16].to_ascii_uppercase())),
+            ("BM_NATS__SUBJECT_PREFIX".into(), strategy_infra.subject_prefix.clone()),
+            ("BM_NATS__STREAM_PREFIX".into(), strategy_infra.stream_prefix.clone()),
         ];
         shared.env.extend(backends.env.iter().cloned());
         let backends = &shared;
         let fast = [("BM_SERVICE__STOCK_SYNC_INTERVAL_MS", "200"), ("BM_SERVICE__STOCK_REBUILD_SETTLE_MS", "300")];
         let award_fast = [("BM_SERVICE__RELAY_INTERVAL_MS", "200"), ("BM_SERVICE__RELAY_AFTER_MS", "500")];
         let (strategy, activity, award) = tokio::join!(
-            async { Node::start("strategy", &migrator("strategy").await, &demo("strategy"), &fast, backends).await },
-            async { Node::start("activity", &migrator("activity").await, &demo("activity"), &fast, backends).await },
-            async { Node::start("award", &migrator("award").await, &demo("award"), &award_fast, backends).await },
+            Node::start_on_infra("strategy", strategy_infra, &fast, backends),
+            Node::start_on_infra("activity", activity_infra, &fast, backends),
+            Node::start_on_infra("award", award_infra, &award_fast, backends),
         );
         let mut env = raffle_base_env(&strategy.process, &activity.process, &award.process, &strategy.env);
         for (key, value) in raffle_env {
