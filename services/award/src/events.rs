@@ -6,16 +6,8 @@ use std::time::Duration;
 use async_nats::jetstream;
 use serde::{Deserialize, Serialize};
 
-/// The event envelope of ARCHITECTURE.md §5.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Envelope<T> {
-    /// Message id (also `Nats-Msg-Id` and the outbox task id).
-    pub id: String,
-    /// Epoch milliseconds.
-    pub timestamp: i64,
-    /// The payload.
-    pub data: T,
-}
+/// The event envelope of ARCHITECTURE.md §5 (its id is also the outbox task id).
+pub use bm_server::events::Envelope;
 
 /// The `data` of `send_award` (and of `deliver_external`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

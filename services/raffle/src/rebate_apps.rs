@@ -16,7 +16,7 @@ use bm_status::ErrorCode;
 use serde::Deserialize;
 
 /// The longest app id and behaviour type accepted in the file.
-const MAX_NAME_LEN: usize = 64;
+const MAX_NAME_LEN: usize = bm_kernel::id::MAX_TEXT_ID_LEN;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -155,8 +155,9 @@ impl RebateApps {
     }
 }
 
+/// An app id or behaviour type follows the rule of every text identifier.
 fn valid_name(text: &str) -> bool {
-    !text.is_empty() && text.chars().count() <= MAX_NAME_LEN && !text.chars().any(char::is_control)
+    bm_kernel::id::text_id(text).is_ok()
 }
 
 #[cfg(test)]

@@ -30,7 +30,8 @@ pub enum IdError {
 /// The longest user id, order id, request id or business number accepted.
 pub const MAX_TEXT_ID_LEN: usize = 64;
 
-fn text_id(value: &str) -> Result<(), IdError> {
+/// The rule of every text identifier: 1–64 characters, no control characters.
+pub fn text_id(value: &str) -> Result<(), IdError> {
     let len = value.chars().count();
     if len == 0 {
         return Err(IdError::Empty);

@@ -270,17 +270,11 @@ impl ActivityStore {
         .0)
     }
 
-    /// Writes a recharge (spec §5.1 doSaveNoPayOrder): the completed order, the account
-    /// (created or increased on every counter), and the current month and day rows if they
-    /// exist — in one transaction. A repeated (user, out_business_no) writes nothing.
-    pub async fn recharge(&self, recharge: &NewRecharge<'_>) -> Result<RechargeOutcome, ActivityError> {
-        self.write_recharge(recharge, Payment::None).await
-    }
-
-    /// Writes a recharge order paid as `payment` says: [`Payment::None`] → completed with
-    /// its quota granted (as [`ActivityStore::recharge`]); [`Payment::Credit`] → `wait_pay`
-    /// priced at the amount, claimed now, no quota until it is paid
-    /// (`ActivityStore::complete_credit_pay`). A repeated (user, out_business_no) writes nothing.
+    /// Writes a recharge order paid as `payment` says, in one transaction:
+    /// [`Payment::None`] (spec §5.1 doSaveNoPayOrder) → completed, with its quota granted
+    /// ([`grant_quota`]); [`Payment::Credit`] → `wait_pay` priced at the amount, claimed now,
+    /// no quota until it is paid (`ActivityStore::complete_credit_pay`). A repeated
+    /// (user, out_business_no) writes nothing.
     pub async fn write_recharge(
         &self,
         recharge: &NewRecharge<'_>,

@@ -8,8 +8,8 @@ pub mod trade;
 pub use award::{AwardState, Delivery};
 pub use credit::{CREDIT_SCALE, CreditRange, MAX_CREDIT, round_significant};
 pub use trade::{
-    AWARD_BUSINESS_PREFIX, CreditBalance, InsufficientCredit, TradeAmountError, TradeType, UnknownTradeType,
-    parse_trade_amount,
+    AWARD_BUSINESS_PREFIX, BusinessNoError, CreditBalance, InsufficientCredit, TradeAmountError, TradeType,
+    UnknownTradeType, caller_business_no, parse_trade_amount,
 };
 
 /// An award config that cannot be used (`ERR_CONFIG_001`).

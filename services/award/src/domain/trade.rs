@@ -13,6 +13,27 @@ use super::{CREDIT_SCALE, MAX_CREDIT};
 /// callers so a trade can never claim or pre-empt an award's ledger row.
 pub const AWARD_BUSINESS_PREFIX: &str = "award:";
 
+/// Why a caller's out_business_no cannot book a trade.
+#[derive(Debug, thiserror::Error)]
+pub enum BusinessNoError {
+    /// Not a business number (empty, too long, control characters).
+    #[error(transparent)]
+    Invalid(#[from] bm_kernel::IdError),
+    /// Starts with [`AWARD_BUSINESS_PREFIX`].
+    #[error("the prefix {AWARD_BUSINESS_PREFIX:?} is reserved for award credits")]
+    Reserved,
+}
+
+/// A trade's out_business_no as a caller (a CreditTrade request, a rebate) may give it: a
+/// valid business number outside the award credits' reserved prefix.
+pub fn caller_business_no(value: String) -> Result<bm_kernel::BusinessNo, BusinessNoError> {
+    let business_no = bm_kernel::BusinessNo::parse(value)?;
+    if business_no.as_str().starts_with(AWARD_BUSINESS_PREFIX) {
+        return Err(BusinessNoError::Reserved);
+    }
+    Ok(business_no)
+}
+
 /// Which way a trade moves credit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TradeType {

@@ -1,12 +1,12 @@
 //! Proto ↔ domain: validation of requests (INVALID_ARGUMENT / `0002`) and responses.
 
 use bm_api::award as pb;
-use bm_kernel::{BusinessNo, OrderId, UserId};
+use bm_kernel::{OrderId, UserId};
 use bm_status::invalid_argument;
 use tonic::Status;
 
 use crate::{
-    domain::{AWARD_BUSINESS_PREFIX, TradeType, parse_trade_amount},
+    domain::{TradeType, caller_business_no, parse_trade_amount},
     storage::{AwardRecordView, CreditAccount},
     usecase::{CreditTradeCommand, CreditTraded, RecordAwardCommand},
 };
@@ -65,13 +65,7 @@ impl TryFrom<pb::CreditTradeRequest> for CreditTradeCommand {
     fn try_from(request: pb::CreditTradeRequest) -> Result<Self, Status> {
         let user_id = user_id(request.user_id)?;
         let out_business_no =
-            BusinessNo::parse(request.out_business_no).map_err(|e| invalid_argument("out_business_no", e))?;
-        if out_business_no.as_str().starts_with(AWARD_BUSINESS_PREFIX) {
-            return Err(invalid_argument(
-                "out_business_no",
-                format!("the prefix {AWARD_BUSINESS_PREFIX:?} is reserved for award credits"),
-            ));
-        }
+            caller_business_no(request.out_business_no).map_err(|e| invalid_argument("out_business_no", e))?;
         Ok(Self {
             user_id,
             out_business_no,

@@ -3,12 +3,12 @@
 //! rebate (its out_business_no is the rebate's biz_id, so a redelivery or a re-driven copy
 //! is a duplicate trade and changes nothing). `sku` rebates belong to activity-quota.
 
-use bm_kernel::{BusinessNo, UserId};
+use bm_kernel::UserId;
 use bm_server::events::{Envelope, HandleError};
 
 use super::{AwardError, AwardUseCases, CreditTradeCommand};
 use crate::{
-    domain::{AWARD_BUSINESS_PREFIX, TradeType, parse_trade_amount},
+    domain::{TradeType, caller_business_no, parse_trade_amount},
     events::SendRebate,
 };
 
@@ -44,10 +44,7 @@ impl AwardUseCases {
         let user_id = UserId::parse(rebate.user_id.clone()).map_err(|e| bad(format!("user_id: {e}")))?;
         let amount = parse_trade_amount(rebate.rebate_config.trim())
             .map_err(|e| bad(format!("rebate_config {:?} is not a credit amount: {e}", rebate.rebate_config)))?;
-        let out_business_no = BusinessNo::parse(rebate.biz_id.clone()).map_err(|e| bad(format!("biz_id: {e}")))?;
-        if out_business_no.as_str().starts_with(AWARD_BUSINESS_PREFIX) {
-            return Err(bad(format!("biz_id: the prefix {AWARD_BUSINESS_PREFIX:?} is reserved for award credits")));
-        }
+        let out_business_no = caller_business_no(rebate.biz_id.clone()).map_err(|e| bad(format!("biz_id: {e}")))?;
         let traded = self
             .credit_trade(CreditTradeCommand {
                 user_id,

@@ -60,6 +60,18 @@ impl RaffleHandler {
     }
 
     /// The activity's skus as the orchestrator lists them (ListSkus and ListSkuProducts).
+    /// The user's credit account (award's QueryUserCredit).
+    async fn credit(&self, user_id: &UserId) -> Result<award_pb::QueryUserCreditResponse, Status> {
+        idempotent(AWARD, || {
+            call!(
+                self.downstream.award,
+                query_user_credit,
+                award_pb::QueryUserCreditRequest { user_id: user_id.to_string() }
+            )
+        })
+        .await
+    }
+
     async fn sku_items(&self, activity_id: i64) -> Result<Vec<pb::SkuItem>, Status> {
         let skus = idempotent(ACTIVITY, || {
             call!(self.downstream.activity, list_skus, activity_pb::ListSkusRequest { activity_id })
@@ -387,14 +399,7 @@ impl RaffleService for RaffleHandler {
         request: Request<pb::QueryUserCreditRequest>,
     ) -> Result<Response<pb::QueryUserCreditResponse>, Status> {
         let user_id = user(request.into_inner().user_id)?;
-        let credit = idempotent(AWARD, || {
-            call!(
-                self.downstream.award,
-                query_user_credit,
-                award_pb::QueryUserCreditRequest { user_id: user_id.to_string() }
-            )
-        })
-        .await?;
+        let credit = self.credit(&user_id).await?;
         Ok(Response::new(pb::QueryUserCreditResponse {
             total_amount: credit.total_amount,
             available_amount: credit.available_amount,
@@ -571,13 +576,15 @@ impl RaffleService for RaffleHandler {
         Ok(Response::new(pb::IsSignedTodayResponse { signed: answer.signed, sign_date: answer.sign_date }))
     }
 
-    /// Credit exchange (spec §7.2): a `wait_pay` order from activity-quota (new, or an unpaid
-    /// one no exchange has claimed for 30 s), then the reverse credit trade of its price under
-    /// the order's out_business_no; award's `credit_adjust_success` completes the order and
-    /// grants the quota. Both calls may be retried: the trade is idempotent by
+    /// Credit exchange (spec §7.2): the user's balance (too little → ERR_CREDIT_001 from
+    /// activity-quota, no order made), a `wait_pay` order from activity-quota (new, or an
+    /// unpaid one no exchange has claimed for 30 s), then the reverse credit trade of its price
+    /// under the order's out_business_no; award's `credit_adjust_success` completes the order
+    /// and grants the quota. Every call may be retried: the trade is idempotent by
     /// out_business_no (a retry never debits twice) and a retried order request at worst
-    /// leaves an unpaid order that a later exchange reuses. Too little credit is
-    /// ERR_CREDIT_001; the order stays `wait_pay` for the next exchange.
+    /// leaves an unpaid order that a later exchange reuses. A trade refused with
+    /// ERR_CREDIT_001 (the credit went to a concurrent exchange) leaves the order `wait_pay`
+    /// for the next exchange.
     #[tracing::instrument(name = "raffle.credit_exchange_sku", skip_all, fields(user_id, sku, order_id = tracing::field::Empty))]
     async fn credit_exchange_sku(
         &self,
@@ -591,14 +598,7 @@ impl RaffleService for RaffleHandler {
         span.record("sku", sku);
         // The original's pre-check (spec §5.1 step 4): without the credit, no order is made
         // and no sku unit is tied up. The reverse trade below is the real guard.
-        let credit = idempotent(AWARD, || {
-            call!(
-                self.downstream.award,
-                query_user_credit,
-                award_pb::QueryUserCreditRequest { user_id: user_id.to_string() }
-            )
-        })
-        .await?;
+        let credit = self.credit(&user_id).await?;
         let order = idempotent(ACTIVITY, || {
             call!(
                 self.downstream.activity,
@@ -721,9 +721,7 @@ pub(crate) fn rebate_request(request: pb::RebateRequest) -> Result<RebateCall, S
         }
     }
     for (field, value) in [("app_id", &request.app_id), ("behavior_type", &request.behavior_type)] {
-        if value.chars().count() > 64 || value.chars().any(char::is_control) {
-            return Err(invalid_argument(field, "must be at most 64 characters, without control characters"));
-        }
+        bm_kernel::id::text_id(value).map_err(|e| invalid_argument(field, e))?;
     }
     Ok(RebateCall {
         user_id: user(request.user_id)?,
