@@ -49,6 +49,10 @@ pub struct StrategyOptions {
     /// The default is a public development key (a warning is logged): set your own from a
     /// secret in production (`BM_SERVICE__SEED_KEY`; docs/fairness.md).
     pub seed_key: SeedKey,
+    /// The most draw records written in one statement (group commit, docs/BENCHMARKS.md).
+    pub record_batch_max: usize,
+    /// The most statements writing draw records at once (each holds a pooled connection).
+    pub record_batch_in_flight: usize,
 }
 
 /// The seed-sealing key; its `Debug` never shows it.
@@ -79,6 +83,8 @@ impl Default for StrategyOptions {
             stock_rebuild_settle_ms: 5_000,
             armory_refresh_ms: 5_000,
             seed_key: SeedKey(DEV_SEED_KEY.to_owned()),
+            record_batch_max: storage::BatchSettings::default().max_batch,
+            record_batch_in_flight: storage::BatchSettings::default().in_flight,
         }
     }
 }
@@ -94,6 +100,12 @@ impl ServiceDefaults for StrategyOptions {
         if self.armory_refresh_ms == 0 {
             return Err(ConfigError::invalid("service.armory_refresh_ms", "must be greater than 0"));
         }
+        if !(1..=10_000).contains(&self.record_batch_max) {
+            return Err(ConfigError::invalid("service.record_batch_max", "must be between 1 and 10000"));
+        }
+        if !(1..=1_000).contains(&self.record_batch_in_flight) {
+            return Err(ConfigError::invalid("service.record_batch_in_flight", "must be between 1 and 1000"));
+        }
         if self.seed_key.bytes().is_none() {
             return Err(ConfigError::invalid("service.seed_key", "must be 64 hex digits (32 bytes)"));
         }
@@ -108,6 +120,13 @@ pub type Settings = StatefulSettings<StrategyOptions>;
 pub async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
     if run_database_command(command, &settings.database, &settings.redis, &MIGRATOR, &DEMO).await? {
         return Ok(());
+    }
+    if settings.service.record_batch_in_flight >= settings.database.max_connections as usize {
+        return Err(ConfigError::invalid(
+            "service.record_batch_in_flight",
+            "must be below database.max_connections (draws also need connections for other work)",
+        )
+        .into());
     }
     let backends =
         Backends::connect("strategy", &settings.database, &settings.redis, &settings.nats, &MIGRATOR).await?;
@@ -132,6 +151,10 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         Arc::new(bm_kernel::ThreadRandom),
         events,
         storage::SeedVault::new(&key),
+        storage::BatchSettings {
+            max_batch: settings.service.record_batch_max,
+            in_flight: settings.service.record_batch_in_flight,
+        },
     );
     let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
         .await?

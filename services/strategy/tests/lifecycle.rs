@@ -31,3 +31,13 @@ async fn unreachable_database_is_refused_naming_the_setting() {
     let env = with_env(&env, "BM_DATABASE__CONNECT_ATTEMPTS", "1");
     check_refuses_config(BINARY, &env, "database.url");
 }
+
+#[tokio::test]
+async fn group_commit_settings_are_checked() {
+    let infra = TestInfra::new(None).await;
+    let zero = with_env(&infra.service_env(), "BM_SERVICE__RECORD_BATCH_MAX", "0");
+    check_refuses_config(BINARY, &zero, "service.record_batch_max");
+    let env = with_env(&infra.service_env(), "BM_DATABASE__MAX_CONNECTIONS", "4");
+    let env = with_env(&env, "BM_SERVICE__RECORD_BATCH_IN_FLIGHT", "4");
+    check_refuses_config(BINARY, &env, "service.record_batch_in_flight");
+}

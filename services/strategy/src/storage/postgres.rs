@@ -1,6 +1,6 @@
 //! The strategy database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;
 use sqlx::PgPool;
@@ -262,39 +262,64 @@ impl StrategyStore {
         .await?)
     }
 
-    /// Records a draw once (an earlier record of the order wins), and only while its seed
-    /// epoch is active: a draw never lands in an epoch whose seed is revealed.
-    pub async fn insert_result(&self, record: &DrawRecord) -> Result<Recorded, StrategyError> {
-        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+    /// Records draws in one statement (one commit for all of them), each once — an earlier
+    /// record of its order wins, also one earlier in `records` — and only while its seed
+    /// epoch is active: a draw never lands in an epoch whose seed is revealed. The answers
+    /// are in the order of `records`. Rows are written in key order, so two such
+    /// statements never wait for each other in a cycle.
+    pub async fn insert_results(&self, records: &[DrawRecord]) -> Result<Vec<Recorded>, StrategyError> {
+        let mut order: Vec<&DrawRecord> = records.iter().collect();
+        order.sort_by(|a, b| (a.strategy_id, &a.order_id).cmp(&(b.strategy_id, &b.order_id)));
+        let column = |f: fn(&DrawRecord) -> String| order.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let inserted: Vec<DrawRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO strategy_draw_result ({RECORD_COLUMNS}) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
-             WHERE $8::INTEGER IS NULL OR EXISTS \
-                 (SELECT 1 FROM strategy_seed s WHERE s.strategy_id = $1 AND s.epoch = $8 AND s.retired_at IS NULL) \
-             ON CONFLICT (strategy_id, order_id) DO NOTHING"
+             SELECT {RECORD_COLUMNS} FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::INTEGER[], $5::TEXT[], \
+                 $6::TEXT[], $7::INTEGER[], $8::INTEGER[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::INTEGER[], \
+                 $13::TEXT[]) WITH ORDINALITY AS r({RECORD_COLUMNS}, n) \
+             WHERE r.epoch IS NULL OR EXISTS (SELECT 1 FROM strategy_seed s \
+                 WHERE s.strategy_id = r.strategy_id AND s.epoch = r.epoch AND s.retired_at IS NULL) \
+             ORDER BY n \
+             ON CONFLICT (strategy_id, order_id) DO NOTHING \
+             RETURNING {RECORD_COLUMNS}"
         )))
-        .bind(record.strategy_id)
-        .bind(&record.order_id)
-        .bind(&record.user_id)
-        .bind(record.award_id)
-        .bind(&record.award_config)
-        .bind(&record.rule_model)
-        .bind(record.stock_award_id)
-        .bind(record.epoch)
-        .bind(record.total_partake_count)
-        .bind(record.day_partake_count)
-        .bind(&record.chain_model)
-        .bind(record.chain_award_id)
-        .bind(&record.stock_outcome)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            return Ok(Recorded::Stored(Box::new(record.clone())));
+        .bind(order.iter().map(|r| r.strategy_id).collect::<Vec<_>>())
+        .bind(column(|r| r.order_id.clone()))
+        .bind(column(|r| r.user_id.clone()))
+        .bind(order.iter().map(|r| r.award_id).collect::<Vec<_>>())
+        .bind(column(|r| r.award_config.clone()))
+        .bind(column(|r| r.rule_model.clone()))
+        .bind(order.iter().map(|r| r.stock_award_id).collect::<Vec<_>>())
+        .bind(order.iter().map(|r| r.epoch).collect::<Vec<_>>())
+        .bind(order.iter().map(|r| r.total_partake_count).collect::<Vec<_>>())
+        .bind(order.iter().map(|r| r.day_partake_count).collect::<Vec<_>>())
+        .bind(order.iter().map(|r| r.chain_model.clone()).collect::<Vec<_>>())
+        .bind(order.iter().map(|r| r.chain_award_id).collect::<Vec<_>>())
+        .bind(order.iter().map(|r| r.stock_outcome.clone()).collect::<Vec<_>>())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut stored: HashMap<(i64, String), DrawRecord> =
+            inserted.into_iter().map(|r| ((r.strategy_id, r.order_id.clone()), r)).collect();
+        let missing: Vec<&DrawRecord> =
+            records.iter().filter(|r| !stored.contains_key(&(r.strategy_id, r.order_id.clone()))).collect();
+        if !missing.is_empty() {
+            // Recorded earlier (or not at all: a retired epoch).
+            let earlier: Vec<DrawRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {RECORD_COLUMNS} FROM strategy_draw_result \
+                 WHERE (strategy_id, order_id) IN (SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[]))"
+            )))
+            .bind(missing.iter().map(|r| r.strategy_id).collect::<Vec<_>>())
+            .bind(missing.iter().map(|r| r.order_id.clone()).collect::<Vec<_>>())
+            .fetch_all(&self.pool)
+            .await?;
+            stored.extend(earlier.into_iter().map(|r| ((r.strategy_id, r.order_id.clone()), r)));
         }
-        Ok(match self.find_result(record.strategy_id, &record.order_id).await? {
-            Some(stored) => Recorded::Stored(Box::new(stored)),
-            None => Recorded::EpochRetired,
-        })
+        Ok(records
+            .iter()
+            .map(|r| match stored.get(&(r.strategy_id, r.order_id.clone())) {
+                Some(record) => Recorded::Stored(Box::new(record.clone())),
+                None => Recorded::EpochRetired,
+            })
+            .collect())
     }
 
     /// An award's opening stock and the units consumed by recorded draws; the units

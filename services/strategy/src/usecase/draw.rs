@@ -178,7 +178,7 @@ impl StrategyUseCases {
             };
             let record =
                 DrawRecord::new(command.strategy_id, order_id.as_str(), command.user_id.as_str(), &drawn, &inputs);
-            let stored = match self.store.insert_result(&record).await? {
+            let stored = match self.writer.record(record.clone()).await? {
                 Recorded::Stored(stored) => *stored,
                 Recorded::EpochRetired => {
                     // Rotated meanwhile: give back the unit, draw again under the new epoch.

@@ -23,13 +23,14 @@ use bm_kernel::RandomSource;
 
 use crate::{
     events::StockEvents,
-    storage::{ActiveEpoch, RedisStrategyCache, SeedVault, StrategyStore},
+    storage::{ActiveEpoch, BatchSettings, RedisStrategyCache, ResultWriter, SeedVault, StrategyStore},
 };
 
 /// The strategy service's use cases over their storage.
 #[derive(Debug, Clone)]
 pub struct StrategyUseCases {
     pub(crate) store: StrategyStore,
+    pub(crate) writer: ResultWriter,
     pub(crate) cache: RedisStrategyCache,
     pub(crate) armory: Armory,
     pub(crate) random: Arc<dyn RandomSource>,
@@ -40,16 +41,19 @@ pub struct StrategyUseCases {
 
 impl StrategyUseCases {
     /// Wires the use cases. `random` serves debug draws (no order id) only: recorded draws
-    /// derive their randomness from the strategy's seed epoch, sealed by `vault`.
+    /// derive their randomness from the strategy's seed epoch, sealed by `vault`. Draw
+    /// records are written in batches (`batch`) by a task started here.
     pub fn new(
         store: StrategyStore,
         cache: RedisStrategyCache,
         random: Arc<dyn RandomSource>,
         events: StockEvents,
         vault: SeedVault,
+        batch: BatchSettings,
     ) -> Self {
         let armory = Armory::new(store.clone(), cache.clone());
-        Self { store, cache, armory, random, events, vault: Arc::new(vault), epochs: Arc::default() }
+        let writer = ResultWriter::start(store.clone(), batch);
+        Self { store, writer, cache, armory, random, events, vault: Arc::new(vault), epochs: Arc::default() }
     }
 
     /// The armory (also used by the stock sync worker).
