@@ -123,6 +123,15 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
     let options = &settings.service;
     let publisher = Publisher::new(backends.jetstream.clone(), Duration::from_millis(options.publish_timeout_ms));
     let delivery = NatsExternalDelivery::new(publisher.clone(), settings.nats.subject("award", "deliver_external"));
+    let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
+        .await?
+        .with_metrics(&settings.metrics)?
+        .with_auth(settings.auth.internal_policy())
+        .with_ops(
+            backends.pool.clone(),
+            Arc::new(ops::AwardOps::new(AwardStore::new(backends.pool.clone()), Arc::new(bm_kernel::SystemClock))),
+        )
+        .health_checks(backends.health_checks());
     let outbox = Outbox::new(
         OutboxStore::new(backends.pool.clone()),
         backends.jetstream.clone(),
@@ -139,16 +148,8 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
             send_award: settings.nats.subject("award", "send_award"),
             credit_adjust_success: settings.nats.subject("award", "credit_adjust_success"),
         },
+        server.tracker().clone(),
     );
-    let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
-        .await?
-        .with_metrics(&settings.metrics)?
-        .with_auth(settings.auth.internal_policy())
-        .with_ops(
-            backends.pool.clone(),
-            Arc::new(ops::AwardOps::new(AwardStore::new(backends.pool.clone()), Arc::new(bm_kernel::SystemClock))),
-        )
-        .health_checks(backends.health_checks());
     let shutdown = server.shutdown_token();
     server.tracker().spawn(bm_server::outbox::run_relay(outbox, options.relay().interval(), shutdown.clone()));
     server.tracker().spawn(workers::distribute_awards(

@@ -17,7 +17,8 @@ use bm_kernel::Clock;
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument;
 
 use crate::ConfigError;
 
@@ -321,6 +322,20 @@ impl Outbox {
     pub async fn publish(&self, subject: &str, message_id: &str, payload: Vec<u8>) -> Result<(), String> {
         crate::events::publish_raw_within(&self.jetstream, subject, message_id, payload, self.timing.publish_timeout)
             .await
+    }
+
+    /// [`Outbox::publish_committed`] after the caller has its answer: the publish and its
+    /// bookkeeping run on `tracker` (a graceful shutdown waits for them) in the caller's
+    /// span. The task is committed, so nothing is lost if this never finishes: the relay
+    /// sends it from `next_attempt_at`.
+    pub fn publish_committed_later(&self, tracker: &TaskTracker, task: NewTask) {
+        let outbox = self.clone();
+        tracker.spawn(
+            async move {
+                outbox.publish_committed(&task).await;
+            }
+            .instrument(tracing::Span::current()),
+        );
     }
 
     /// Publishes a freshly committed task; marks it completed on ack. Any failure leaves

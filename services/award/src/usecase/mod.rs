@@ -15,6 +15,7 @@ use std::sync::Arc;
 use bm_kernel::{Clock, RandomSource};
 use bm_server::outbox::Outbox;
 use chrono::{DateTime, Utc};
+use tokio_util::task::TaskTracker;
 
 pub use credit_trade::{CreditTradeCommand, CreditTraded};
 pub use distribute::{Acknowledge, Distributed};
@@ -42,11 +43,14 @@ pub struct AwardUseCases {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn RandomSource>,
     pub(crate) subjects: EventSubjects,
+    /// Where work after the answer runs (the server's tracker: shutdown waits for it).
+    pub(crate) background: TaskTracker,
 }
 
 impl AwardUseCases {
     /// Wires the use cases; `subjects` say where records and trades are announced, through
-    /// `outbox` (the shared transactional outbox over the award database).
+    /// `outbox` (the shared transactional outbox over the award database); the publishes
+    /// after commit run on `background`.
     pub fn new(
         store: AwardStore,
         outbox: Outbox,
@@ -54,8 +58,9 @@ impl AwardUseCases {
         clock: Arc<dyn Clock>,
         random: Arc<dyn RandomSource>,
         subjects: EventSubjects,
+        background: TaskTracker,
     ) -> Self {
-        Self { store, outbox, delivery, clock, random, subjects }
+        Self { store, outbox, delivery, clock, random, subjects, background }
     }
 
     /// The outbox (for the relay worker).

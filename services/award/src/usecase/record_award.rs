@@ -1,5 +1,6 @@
 //! RecordAward (spec §6.1 step 5, ARCHITECTURE.md §4 step 3): the award record and its
-//! send_award outbox task in one transaction, then the publish after commit.
+//! send_award outbox task in one statement, then the publish after commit — in the
+//! background, so the caller does not wait for JetStream.
 
 use bm_kernel::{OrderId, UserId};
 
@@ -35,13 +36,12 @@ pub struct RecordAwardCommand {
 pub struct RecordedAward {
     /// The order was recorded before; nothing was written.
     pub duplicate: bool,
-    /// The send_award message was acknowledged by JetStream now (else the relay sends it).
-    pub published: bool,
 }
 
 impl AwardUseCases {
-    /// Records the award once per order. A publish failure after commit is not an error of
-    /// the call: the record and its task are saved, and the relay delivers the task.
+    /// Records the award once per order and answers once the record and its send_award task
+    /// are committed; the task is published after that in the background (a failure there
+    /// is not the call's: the relay delivers the task).
     #[tracing::instrument(name = "award.record", skip_all, fields(user_id = %command.user_id, order_id = %command.order_id))]
     pub async fn record_award(&self, command: RecordAwardCommand) -> Result<RecordedAward, AwardError> {
         let now = self.now();
@@ -78,9 +78,9 @@ impl AwardUseCases {
         };
         if self.store.record_award(&record, &task).await? == Recorded::Duplicate {
             tracing::info!("award already recorded");
-            return Ok(RecordedAward { duplicate: true, published: false });
+            return Ok(RecordedAward { duplicate: true });
         }
-        let published = self.outbox.publish_committed(&task).await;
-        Ok(RecordedAward { duplicate: false, published })
+        self.outbox.publish_committed_later(&self.background, task);
+        Ok(RecordedAward { duplicate: false })
     }
 }
