@@ -99,6 +99,32 @@ async fn blocked(pool: &PgPool) {
     .await;
 }
 
+/// A writer with one statement in flight, blocked on o-0 by an open transaction (`holder`),
+/// so what is recorded next queues up behind it.
+struct Blocked {
+    _infra: TestInfra,
+    pool: PgPool,
+    writer: ResultWriter,
+    holder: PgConnection,
+    first: tokio::task::JoinHandle<Result<Recorded, bm_strategy::usecase::StrategyError>>,
+}
+
+impl Blocked {
+    async fn start() -> Self {
+        let infra = TestInfra::new(Some(&bm_strategy::MIGRATOR)).await;
+        let pool = infra.pool().await;
+        let writer =
+            ResultWriter::start(StrategyStore::new(pool.clone()), BatchSettings { max_batch: 128, in_flight: 1 });
+        let holder = blocker(&infra, "o-0").await;
+        let first = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.record(record("o-0", 102, None)).await }
+        });
+        blocked(&pool).await;
+        Self { _infra: infra, pool, writer, holder, first }
+    }
+}
+
 #[tokio::test]
 async fn one_statement_records_each_order_once_and_the_first_record_of_an_order_wins() {
     let infra = TestInfra::new(Some(&bm_strategy::MIGRATOR)).await;
@@ -136,15 +162,7 @@ async fn one_statement_records_each_order_once_and_the_first_record_of_an_order_
 
 #[tokio::test]
 async fn the_writer_groups_what_queued_behind_a_running_batch() {
-    let infra = TestInfra::new(Some(&bm_strategy::MIGRATOR)).await;
-    let pool = infra.pool().await;
-    let writer = ResultWriter::start(StrategyStore::new(pool.clone()), BatchSettings { max_batch: 128, in_flight: 1 });
-    let mut holder = blocker(&infra, "o-0").await;
-    let first = tokio::spawn({
-        let writer = writer.clone();
-        async move { writer.record(record("o-0", 102, None)).await }
-    });
-    blocked(&pool).await;
+    let Blocked { _infra, pool, writer, mut holder, first } = Blocked::start().await;
     let orders: Vec<String> = (1..=40).map(|n| format!("o-{n}")).collect();
     let queued: Vec<_> = orders
         .iter()
@@ -169,15 +187,7 @@ async fn the_writer_groups_what_queued_behind_a_running_batch() {
 
 #[tokio::test]
 async fn a_record_the_database_refuses_fails_alone() {
-    let infra = TestInfra::new(Some(&bm_strategy::MIGRATOR)).await;
-    let pool = infra.pool().await;
-    let writer = ResultWriter::start(StrategyStore::new(pool.clone()), BatchSettings { max_batch: 128, in_flight: 1 });
-    let mut holder = blocker(&infra, "o-0").await;
-    let first = tokio::spawn({
-        let writer = writer.clone();
-        async move { writer.record(record("o-0", 102, None)).await }
-    });
-    blocked(&pool).await;
+    let Blocked { _infra, pool, writer, mut holder, first } = Blocked::start().await;
     let mut bad = record("o-bad", 101, None);
     bad.award_config = "x".repeat(65); // longer than the column
     let records: Vec<DrawRecord> =
@@ -208,15 +218,7 @@ async fn a_record_the_database_refuses_fails_alone() {
 
 #[tokio::test]
 async fn records_that_waited_too_long_are_refused_unwritten() {
-    let infra = TestInfra::new(Some(&bm_strategy::MIGRATOR)).await;
-    let pool = infra.pool().await;
-    let writer = ResultWriter::start(StrategyStore::new(pool.clone()), BatchSettings { max_batch: 128, in_flight: 1 });
-    let mut holder = blocker(&infra, "o-0").await;
-    let first = tokio::spawn({
-        let writer = writer.clone();
-        async move { writer.record(record("o-0", 102, None)).await }
-    });
-    blocked(&pool).await;
+    let Blocked { _infra, pool, writer, mut holder, first } = Blocked::start().await;
     let late = tokio::spawn({
         let writer = writer.clone();
         async move { writer.record(record("o-late", 101, None)).await }
