@@ -142,7 +142,7 @@ fn only(result: Result<Vec<Recorded>, StrategyError>) -> Result<Recorded, Strate
 
 /// One error per waiting draw from the batch's one error, keeping what the wire makes of
 /// it: an unreachable database stays UNAVAILABLE, anything else stays INTERNAL.
-fn shared_error(error: &StrategyError) -> impl Fn() -> StrategyError {
+fn shared_error(error: &StrategyError) -> impl Fn() -> StrategyError + use<> {
     let transient = match error {
         StrategyError::Database(sqlx::Error::PoolTimedOut) => Some(None),
         StrategyError::Database(sqlx::Error::PoolClosed) => Some(Some(std::io::ErrorKind::NotConnected)),
@@ -157,5 +157,45 @@ fn shared_error(error: &StrategyError) -> impl Fn() -> StrategyError {
         Some(None) => StrategyError::Database(sqlx::Error::PoolTimedOut),
         Some(Some(kind)) => StrategyError::Database(sqlx::Error::Io(std::io::Error::new(kind, message.clone()))),
         None => StrategyError::Corrupt(format!("recording the draw failed: {message}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(error: StrategyError) -> tonic::Code {
+        tonic::Status::from(error).code()
+    }
+
+    #[test]
+    fn a_batch_error_reaches_every_draw_with_its_wire_meaning() {
+        let timed_out = shared_error(&StrategyError::Database(sqlx::Error::PoolTimedOut));
+        assert!(matches!(timed_out(), StrategyError::Database(sqlx::Error::PoolTimedOut)));
+        assert_eq!(code(timed_out()), tonic::Code::Unavailable);
+
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let io = shared_error(&StrategyError::Database(sqlx::Error::Io(refused)));
+        match io() {
+            StrategyError::Database(sqlx::Error::Io(e)) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+                assert!(e.to_string().contains("refused"), "{e}");
+            }
+            other => panic!("an I/O error stays one: {other:?}"),
+        }
+        assert_eq!(code(io()), tonic::Code::Unavailable);
+        assert_eq!(code(shared_error(&StrategyError::Database(sqlx::Error::PoolClosed))()), tonic::Code::Unavailable);
+
+        let protocol = shared_error(&StrategyError::Database(sqlx::Error::Protocol("bad frame".into())));
+        assert!(protocol().to_string().contains("bad frame"), "{}", protocol());
+        assert_eq!(code(protocol()), tonic::Code::Internal);
+    }
+
+    #[test]
+    fn a_batch_of_one_answers_its_one_result() {
+        let retired = only(Ok(vec![Recorded::EpochRetired])).unwrap();
+        assert_eq!(retired, Recorded::EpochRetired);
+        assert!(matches!(only(Ok(Vec::new())), Err(StrategyError::Corrupt(_))));
+        assert!(matches!(only(Err(StrategyError::Redis("down".into()))), Err(StrategyError::Redis(_))));
     }
 }
