@@ -121,17 +121,13 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
         clock,
         options.zone()?,
     );
-    let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
-        .await?
-        .with_metrics(&settings.metrics)?
-        .with_auth(settings.auth.internal_policy())
-        .with_ops(
-            backends.pool.clone(),
-            Arc::new(
-                bm_server::ops::PublishAgain::new(backends.jetstream.clone(), "activity").with_outbox(outbox_store),
-            ),
-        )
-        .health_checks(backends.health_checks());
+    let server = GrpcServer::bind_stateful(
+        &settings,
+        &backends,
+        grpc::SERVICE_NAME,
+        Arc::new(bm_server::ops::PublishAgain::new(backends.jetstream.clone(), "activity").with_outbox(outbox_store)),
+    )
+    .await?;
     let shutdown = server.shutdown_token();
     server.tracker().spawn(workers::sync_stock(
         use_cases.clone(),

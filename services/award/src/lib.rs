@@ -123,15 +123,13 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), StartupErro
     let options = &settings.service;
     let publisher = Publisher::new(backends.jetstream.clone(), Duration::from_millis(options.publish_timeout_ms));
     let delivery = NatsExternalDelivery::new(publisher.clone(), settings.nats.subject("award", "deliver_external"));
-    let server = GrpcServer::bind(&settings.grpc, &settings.shutdown, grpc::SERVICE_NAME)
-        .await?
-        .with_metrics(&settings.metrics)?
-        .with_auth(settings.auth.internal_policy())
-        .with_ops(
-            backends.pool.clone(),
-            Arc::new(ops::AwardOps::new(AwardStore::new(backends.pool.clone()), Arc::new(bm_kernel::SystemClock))),
-        )
-        .health_checks(backends.health_checks());
+    let server = GrpcServer::bind_stateful(
+        &settings,
+        &backends,
+        grpc::SERVICE_NAME,
+        Arc::new(ops::AwardOps::new(AwardStore::new(backends.pool.clone()), Arc::new(bm_kernel::SystemClock))),
+    )
+    .await?;
     let outbox = Outbox::new(
         OutboxStore::new(backends.pool.clone()),
         backends.jetstream.clone(),

@@ -55,6 +55,23 @@ impl std::fmt::Debug for GrpcServer {
 }
 
 impl GrpcServer {
+    /// The server of a stateful service (strategy-draw, activity-quota, award): bound as
+    /// [`GrpcServer::bind`], with its metrics, the internal caller token, the ops service
+    /// over `ops` and its own database, and health checks of its three connections.
+    pub async fn bind_stateful<X>(
+        settings: &crate::config::StatefulSettings<X>,
+        backends: &crate::infra::Backends,
+        service_name: &'static str,
+        ops: Arc<dyn crate::ops::ServiceOps>,
+    ) -> Result<Self, StartupError> {
+        Ok(Self::bind(&settings.grpc, &settings.shutdown, service_name)
+            .await?
+            .with_metrics(&settings.metrics)?
+            .with_auth(settings.auth.internal_policy())
+            .with_ops(backends.pool.clone(), ops)
+            .health_checks(backends.health_checks()))
+    }
+
     /// Binds `grpc.host:grpc.port` for the service named `service_name` (its full proto
     /// name, e.g. `bigmarket.strategy.v1.StrategyService`).
     pub async fn bind(

@@ -59,7 +59,6 @@ impl RaffleHandler {
         .ok_or_else(|| to_status(ErrorCode::NotFound, format!("activity {activity_id} does not exist")))
     }
 
-    /// The activity's skus as the orchestrator lists them (ListSkus and ListSkuProducts).
     /// The user's credit account (award's QueryUserCredit).
     async fn credit(&self, user_id: &UserId) -> Result<award_pb::QueryUserCreditResponse, Status> {
         idempotent(AWARD, || {
@@ -72,6 +71,7 @@ impl RaffleHandler {
         .await
     }
 
+    /// The activity's skus as the orchestrator lists them (ListSkus and ListSkuProducts).
     async fn sku_items(&self, activity_id: i64) -> Result<Vec<pb::SkuItem>, Status> {
         let skus = idempotent(ACTIVITY, || {
             call!(self.downstream.activity, list_skus, activity_pb::ListSkusRequest { activity_id })

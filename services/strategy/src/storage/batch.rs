@@ -104,11 +104,8 @@ async fn write(store: &StrategyStore, batch: Vec<Pending>) {
     }
     metrics::histogram!("bm_draw_record_batch_size").record(f64::from(u32::try_from(batch.len()).unwrap_or(u32::MAX)));
     if batch.len() == 1 {
-        for pending in batch {
-            let result = store.insert_results(std::slice::from_ref(&pending.record)).await;
-            let _ = pending.reply.send(only(result));
-        }
-        return;
+        // Alone: its own error, unshared.
+        return write_each(store, batch).await;
     }
     let records: Vec<DrawRecord> = batch.iter().map(|p| p.record.clone()).collect();
     match store.insert_results(&records).await {
@@ -121,10 +118,7 @@ async fn write(store: &StrategyStore, batch: Vec<Pending>) {
             // One record the database refuses (a constraint, a deadlock) must not fail the
             // others: each is written alone, and only the bad one fails.
             tracing::warn!(%error, records = batch.len(), "a batch of draw records failed; writing them one by one");
-            for pending in batch {
-                let result = store.insert_results(std::slice::from_ref(&pending.record)).await;
-                let _ = pending.reply.send(only(result));
-            }
+            write_each(store, batch).await;
         }
         Err(error) => {
             let shared = shared_error(&error);
@@ -132,6 +126,15 @@ async fn write(store: &StrategyStore, batch: Vec<Pending>) {
                 let _ = pending.reply.send(Err(shared()));
             }
         }
+    }
+}
+
+/// Writes each record in a statement of its own and answers it with its own result.
+async fn write_each(store: &StrategyStore, batch: Vec<Pending>) {
+    for pending in batch {
+        let result = store.insert_results(std::slice::from_ref(&pending.record)).await;
+        // The receiver may be gone (a cancelled call): nothing to answer then.
+        let _ = pending.reply.send(only(result));
     }
 }
 
