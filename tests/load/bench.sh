@@ -160,7 +160,11 @@ pgbench_run() { # name step...
 pgbench_run strategy_draw strategy_draw
 pgbench_run partake partake complete_order
 pgbench_run record_award record_award
-pgbench_run draw partake strategy_draw record_award complete_order
+# A draw's SQL: the four calls of the orchestrator and the distribution of its award that
+# the send_award consumer runs meanwhile (draw_calls: the four calls alone, as reported
+# before the distribution step was added).
+pgbench_run draw partake strategy_draw record_award complete_order distribute_award
+pgbench_run draw_calls partake strategy_draw record_award complete_order
 
 # --- our figures --------------------------------------------------------------------------
 load() { # json-name mode [bm-bench options...]
@@ -178,14 +182,29 @@ declare -A PORT_OF_MODE=([draw]=${PORT[raffle]} [strategy-draw]=${PORT[strategy]
 # the same run's RecordAward call latency (what a caller waits for) — the ratio says how many
 # call-times the asynchronous delivery adds.
 AWARD_LATENCY=""
-award_latency() {
-  local rate backlog
-  for _ in $(seq 1 240); do  # the earlier runs' records delivered first, at most 120 s
-    backlog=$(psql_bm -d "${DB[award]}" -At -c "SELECT count(*) FROM user_award_record WHERE award_state = 'create'")
+# Awards a run recorded faster than the send_award consumer delivers them are delivered
+# after it: each mode starts only once the earlier runs' records are all delivered (at most
+# 120 s), or the next run would be measured while it also works off that backlog. How long
+# the drain took after a run is in the summary: work the run's own figure did not include.
+SETTLE_NOTES=()
+settle() { # name of the run before
+  local backlog started=$EPOCHREALTIME first
+  first=$(psql_bm -d "${DB[award]}" -At -c "SELECT count(*) FROM user_award_record WHERE award_state = 'create'")
+  backlog=$first
+  for _ in $(seq 1 240); do
     [ "$backlog" = 0 ] && break
     sleep 0.5
+    backlog=$(psql_bm -d "${DB[award]}" -At -c "SELECT count(*) FROM user_award_record WHERE award_state = 'create'")
   done
-  [ "$backlog" = 0 ] || say "award-latency: $backlog records of earlier runs still undelivered; the figure includes that backlog"
+  if [ "$first" != 0 ]; then
+    local left=""
+    [ "$backlog" = 0 ] || left=" ($backlog still undelivered after 120 s)"
+    SETTLE_NOTES+=("after $1: $first awards undelivered at its end, delivered in $(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') s$left")
+    say "${SETTLE_NOTES[-1]}"
+  fi
+}
+award_latency() {
+  local rate
   if [ -n "${BENCH_AWARD_LATENCY_RATE:-}" ]; then
     rate=$BENCH_AWARD_LATENCY_RATE
   else
@@ -216,14 +235,17 @@ award_latency() {
   say "$AWARD_LATENCY"
 }
 REPORTS=()
+previous="the set-up"
 for m in $MODES; do
+  settle "$previous"
+  previous=$m
   case $m in
     strategy-draw)  load "$m" strategy-draw --baseline "pgbench strategy_draw.sql=${PG_OPS[strategy_draw]}" ;;
     strategy-debug) load "$m" strategy-draw --order-ids empty --baseline "redis take script=$REDIS_OPS" ;;
     partake)        load "$m" partake --baseline "pgbench partake.sql+complete_order.sql=${PG_OPS[partake]}" ;;
     record-award)   load "$m" record-award --baseline "pgbench record_award.sql=${PG_OPS[record_award]}" ;;
     award-latency)  award_latency; continue ;;
-    draw)           load "$m" draw --baseline "pgbench draw (all steps)=${PG_OPS[draw]}" ;;
+    draw)           load "$m" draw --baseline "pgbench draw (all steps + distribution)=${PG_OPS[draw]}" ;;
     draw70)
       [ -f "$OUT/draw.json" ] || fail "draw70 needs the draw run first"
       peak=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.7))' "$OUT/draw.json")
@@ -237,8 +259,10 @@ done
 {
   echo
   echo "machine: $(nproc) cores, $(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2; exit}'), $(free -g | awk '/Mem:/{print $2}') GiB; load average before the table: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "baselines: redis take script $REDIS_OPS ops/s; pgbench (tps, $PG_CLIENTS clients): strategy_draw ${PG_OPS[strategy_draw]}, partake ${PG_OPS[partake]}, record_award ${PG_OPS[record_award]}, draw ${PG_OPS[draw]}"
+  echo "baselines: redis take script $REDIS_OPS ops/s; pgbench (tps, $PG_CLIENTS clients): strategy_draw ${PG_OPS[strategy_draw]}, partake ${PG_OPS[partake]}, record_award ${PG_OPS[record_award]}, draw ${PG_OPS[draw]} (the four calls alone: ${PG_OPS[draw_calls]})"
   echo
   "$BENCH" table "${REPORTS[@]}"
   [ -z "$AWARD_LATENCY" ] || { echo; echo "$AWARD_LATENCY"; }
+  settle "$previous"
+  [ "${#SETTLE_NOTES[@]}" = 0 ] || { echo; printf 'backlog: %s\n' "${SETTLE_NOTES[@]}"; }
 } | tee "$OUT/summary.md"
