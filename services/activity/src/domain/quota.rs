@@ -68,6 +68,14 @@ impl RowPlan {
             (Self::Decrement, None) => 0,
         }
     }
+
+    /// The allowance a created row starts from; 0 for a decrement (not written).
+    pub fn allowance(self) -> i32 {
+        match self {
+            Self::Create { count } => count,
+            Self::Decrement => 0,
+        }
+    }
 }
 
 /// Why a partake is refused.
