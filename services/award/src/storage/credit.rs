@@ -170,10 +170,20 @@ impl AwardStore {
                 };
             }
         };
-        let booked = sqlx::query(
-            "INSERT INTO user_credit_order (user_id, order_id, trade_name, trade_type, trade_amount, out_business_no, \
-                                            total_after, available_after) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id, out_business_no) DO NOTHING",
+        let total_delta = if trade.trade_type == TradeType::Forward { trade.amount } else { Decimal::ZERO };
+        // The ledger row and the balance move in one statement: the balance moves only when
+        // the row is new (`booked` is empty on a repeat), and under the lock taken above.
+        let (booked, total_after, available_after): (i64, Option<Decimal>, Option<Decimal>) = sqlx::query_as(
+            "WITH booked AS (\
+               INSERT INTO user_credit_order (user_id, order_id, trade_name, trade_type, trade_amount, out_business_no, \
+                                              total_after, available_after) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id, out_business_no) DO NOTHING RETURNING 1), \
+             moved AS (\
+               UPDATE user_credit_account SET total_amount = total_amount + $9, \
+                   available_amount = available_amount + $5, updated_at = now() \
+               WHERE user_id = $1 AND EXISTS (SELECT 1 FROM booked) RETURNING total_amount, available_amount) \
+             SELECT (SELECT count(*) FROM booked), moved.total_amount, moved.available_amount \
+             FROM (SELECT 1) AS one LEFT JOIN moved ON true",
         )
         .bind(&trade.user_id)
         .bind(&trade.order_id)
@@ -183,27 +193,7 @@ impl AwardStore {
         .bind(&trade.out_business_no)
         .bind(expected.total_amount)
         .bind(expected.available_amount)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if booked == 0 {
-            let existing = Self::trade_by_business_no(tx, &trade.user_id, &trade.out_business_no).await?;
-            return existing.map(Booking::Existing).ok_or_else(|| {
-                AwardError::Corrupt(format!(
-                    "out_business_no {} of {} conflicted but is absent",
-                    trade.out_business_no, trade.user_id
-                ))
-            });
-        }
-        let total_delta = if trade.trade_type == TradeType::Forward { trade.amount } else { Decimal::ZERO };
-        let after: (Decimal, Decimal) = sqlx::query_as(
-            "UPDATE user_credit_account SET total_amount = total_amount + $2, \
-                 available_amount = available_amount + $3, updated_at = now() \
-             WHERE user_id = $1 RETURNING total_amount, available_amount",
-        )
-        .bind(&trade.user_id)
         .bind(total_delta)
-        .bind(trade.trade_type.signed(trade.amount))
         .fetch_one(&mut *tx)
         .await
         .map_err(|error| match &error {
@@ -215,7 +205,19 @@ impl AwardStore {
             }
             _ => AwardError::Database(error),
         })?;
-        let after = CreditAccount { total_amount: after.0, available_amount: after.1 };
+        if booked == 0 {
+            let existing = Self::trade_by_business_no(tx, &trade.user_id, &trade.out_business_no).await?;
+            return existing.map(Booking::Existing).ok_or_else(|| {
+                AwardError::Corrupt(format!(
+                    "out_business_no {} of {} conflicted but is absent",
+                    trade.out_business_no, trade.user_id
+                ))
+            });
+        }
+        let (Some(total_amount), Some(available_amount)) = (total_after, available_after) else {
+            return Err(AwardError::Corrupt(format!("account of {} vanished under its lock", trade.user_id)));
+        };
+        let after = CreditAccount { total_amount, available_amount };
         if after != expected {
             // The ledger row says `expected`; never commit a different balance.
             return Err(AwardError::Corrupt(format!(
