@@ -110,3 +110,90 @@ async fn an_award_is_credited_once_and_the_ledger_matches_the_account() {
         Err(bm_award::usecase::AwardError::RecordMissing { .. })
     ));
 }
+
+/// The state of each task and how many transactions marked the completed ones (rows one
+/// statement updated share `xmin`).
+async fn completion_of(pool: &sqlx::PgPool, ids: &[String]) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE state = 'completed'), \
+                count(DISTINCT xmin::TEXT) FILTER (WHERE state = 'completed') \
+         FROM outbox_task WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn tasks_published_meanwhile_are_marked_completed_by_one_statement() {
+    use bm_server::outbox::{Outbox, OutboxStore, RelaySettings};
+    use sqlx::Connection;
+
+    let (infra, store) = store().await;
+    let pool = infra.pool().await;
+    let jetstream = async_nats::jetstream::new(async_nats::connect(bm_testkit::nats_url()).await.unwrap());
+    let subject = format!("{}.award.send_award", infra.subject_prefix);
+    jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: format!("{}_AWARD", infra.stream_prefix),
+            subjects: vec![subject.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let outbox = Outbox::new(
+        OutboxStore::new(pool.clone()),
+        jetstream,
+        std::sync::Arc::new(bm_kernel::SystemClock),
+        RelaySettings::default().timing(),
+    );
+    let ids: Vec<String> = (0..21).map(|n| format!("t{n}")).collect();
+    let tasks: Vec<NewTask> = ids.iter().map(|id| NewTask { subject: subject.clone(), ..task(id, at(0)) }).collect();
+    for (n, task) in tasks.iter().enumerate() {
+        store.record_award(&record(&format!("o{n}")), task).await.unwrap();
+    }
+
+    // An open transaction holds t0's row: the completer's statement for t0 waits for it,
+    // and the twenty tasks published meanwhile queue up behind that statement.
+    let mut holder = sqlx::PgConnection::connect(&infra.database_url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT 1 FROM outbox_task WHERE id = 't0' FOR UPDATE").execute(&mut holder).await.unwrap();
+    let first = tokio::spawn({
+        let (outbox, task) = (outbox.clone(), tasks[0].clone());
+        async move { outbox.publish_committed(&task).await }
+    });
+    bm_testkit::eventually("the completer's first statement waits for the holder", || async {
+        sqlx::query_as::<_, (i64,)>(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .0 == 1
+    })
+    .await;
+    let rest = tokio::spawn({
+        let (outbox, tasks) = (outbox.clone(), tasks[1..].to_vec());
+        async move { futures_util::future::join_all(tasks.iter().map(|task| outbox.publish_committed(task))).await }
+    });
+    // All twenty acknowledged by JetStream (so queued for marking, a moment later), none marked.
+    let stream_name = format!("{}_AWARD", infra.stream_prefix);
+    let messages = || async {
+        let mut stream = async_nats::jetstream::new(async_nats::connect(bm_testkit::nats_url()).await.unwrap())
+            .get_stream(&stream_name)
+            .await
+            .unwrap();
+        stream.info().await.unwrap().state.messages
+    };
+    bm_testkit::eventually("all 21 tasks published", || async { messages().await == 21 }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!rest.is_finished(), "the publishers wait for their marking");
+    assert_eq!(completion_of(&pool, &ids).await, (0, 0), "nothing is marked while the first statement waits");
+
+    sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+    assert!(first.await.unwrap(), "t0 was published");
+    assert!(rest.await.unwrap().into_iter().all(|published| published), "all were published");
+    assert_eq!(completion_of(&pool, &ids[..1]).await, (1, 1));
+    assert_eq!(completion_of(&pool, &ids[1..]).await, (20, 1), "the twenty queued tasks: one statement, one commit");
+}

@@ -17,6 +17,7 @@ use bm_kernel::Clock;
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
 
@@ -24,6 +25,12 @@ use crate::ConfigError;
 
 /// Attempts after which every further failure of a task is logged as an error.
 const ALERT_AFTER_ATTEMPTS: i32 = 10;
+
+/// The most task ids one completion statement marks.
+const COMPLETE_BATCH_MAX: usize = 256;
+
+/// Completions that can wait for the completer before a publisher waits (back-pressure).
+const COMPLETE_QUEUE_CAPACITY: usize = 4_096;
 
 /// How long to wait before the next attempt after `attempts` failed ones: `base` doubled per
 /// failure, never more than `cap` (tasks are retried at the cap for ever, never dropped).
@@ -126,10 +133,16 @@ impl OutboxStore {
 
     /// JetStream acknowledged the task.
     pub async fn complete(&self, id: &str) -> Result<(), sqlx::Error> {
+        self.complete_all(&[id]).await
+    }
+
+    /// JetStream acknowledged these tasks: all marked in one statement (one commit).
+    pub async fn complete_all(&self, ids: &[&str]) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE outbox_task SET state = 'completed', updated_at = now() WHERE id = $1 AND state <> 'completed'",
+            "UPDATE outbox_task SET state = 'completed', updated_at = now() \
+             WHERE id = ANY($1) AND state <> 'completed'",
         )
-        .bind(id)
+        .bind(ids)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -289,12 +302,15 @@ pub struct Outbox {
     jetstream: jetstream::Context,
     clock: Arc<dyn Clock>,
     timing: OutboxTiming,
+    completer: Completer,
 }
 
 impl Outbox {
-    /// The outbox of `store`, published through `jetstream`.
+    /// The outbox of `store`, published through `jetstream`. Starts its completer on the
+    /// current runtime (it ends when the last clone of the outbox is dropped).
     pub fn new(store: OutboxStore, jetstream: jetstream::Context, clock: Arc<dyn Clock>, timing: OutboxTiming) -> Self {
-        Self { store, jetstream, clock, timing }
+        let completer = Completer::start(store.clone());
+        Self { store, jetstream, clock, timing, completer }
     }
 
     /// The table.
@@ -344,10 +360,10 @@ impl Outbox {
     pub async fn publish_committed(&self, task: &NewTask) -> bool {
         match self.publish(&task.subject, &task.id, task.payload.clone().into_bytes()).await {
             Ok(()) => {
-                if let Err(error) = self.store.complete(&task.id).await {
+                if let Err(error) = self.completer.complete(task.id.clone()).await {
                     // Published but not marked: the relay publishes it again and the stream
                     // (Nats-Msg-Id) or the idempotent consumer drops the repeat.
-                    tracing::warn!(error = %bm_status::ErrorChain(&error), task_id = %task.id, subject = %task.subject, "event published but not marked completed; the relay republishes it (de-duplicated)");
+                    tracing::warn!(%error, task_id = %task.id, subject = %task.subject, "event published but not marked completed; the relay republishes it (de-duplicated)");
                 }
                 true
             }
@@ -376,12 +392,10 @@ impl Outbox {
             join_all(tasks.iter().map(|task| self.publish(&task.subject, &task.id, task.payload.clone().into_bytes())))
                 .await;
         let mut round = RelayRound { claimed: tasks.len(), published: 0 };
+        let mut published = Vec::with_capacity(tasks.len());
         for (task, outcome) in tasks.iter().zip(outcomes) {
             match outcome {
-                Ok(()) => {
-                    self.store.complete(&task.id).await?;
-                    round.published += 1;
-                }
+                Ok(()) => published.push(task.id.as_str()),
                 Err(error) => {
                     let attempts = u32::try_from(task.attempts).unwrap_or(0);
                     let next = self.after(retry_delay(attempts, self.timing.retry_base, self.timing.retry_max));
@@ -393,6 +407,11 @@ impl Outbox {
                     self.store.fail(&task.id, &error, next).await?;
                 }
             }
+        }
+        if !published.is_empty() {
+            published.sort_unstable();
+            self.store.complete_all(&published).await?;
+            round.published = published.len();
         }
         if round.published > 0 {
             tracing::info!(published = round.published, "outbox tasks relayed");
@@ -412,6 +431,46 @@ impl Outbox {
             }
             Err(error) => tracing::warn!(error = %bm_status::ErrorChain(&error), "cannot read the outbox backlog"),
         }
+    }
+}
+
+/// Marks the tasks the callers' own publishes got acknowledged in groups (issue #9): each
+/// waits for the statement that marks it, and whatever queued while one statement ran is
+/// marked by the next one — one commit for many events under load, and a lone task at once
+/// (no timer). A failed statement leaves its tasks pending for the relay, which publishes
+/// them again (de-duplicated by `Nats-Msg-Id`, and the consumers are idempotent).
+#[derive(Debug, Clone)]
+struct Completer {
+    queue: mpsc::Sender<(String, oneshot::Sender<Result<(), String>>)>,
+}
+
+impl Completer {
+    fn start(store: OutboxStore) -> Self {
+        let (queue, mut receiver) =
+            mpsc::channel::<(String, oneshot::Sender<Result<(), String>>)>(COMPLETE_QUEUE_CAPACITY);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(COMPLETE_BATCH_MAX);
+            while receiver.recv_many(&mut batch, COMPLETE_BATCH_MAX).await > 0 {
+                // In key order, like every multi-row write here (no lock-order cycle with a relay).
+                let mut ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+                ids.sort_unstable();
+                #[expect(clippy::cast_precision_loss, reason = "a batch size, at most COMPLETE_BATCH_MAX")]
+                metrics::histogram!("bm_outbox_complete_batch_size").record(ids.len() as f64);
+                let result = store.complete_all(&ids).await.map_err(|e| bm_status::ErrorChain(&e).to_string());
+                for (_, reply) in batch.drain(..) {
+                    // The publisher may be gone (its task was cancelled): nothing to answer.
+                    let _ = reply.send(result.clone());
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Marks `id` completed, in the next statement.
+    async fn complete(&self, id: String) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send((id, reply)).await.map_err(|_| "the outbox completer has stopped".to_owned())?;
+        answer.await.map_err(|_| "the outbox completer has stopped".to_owned())?
     }
 }
 
