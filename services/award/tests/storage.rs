@@ -105,6 +105,16 @@ async fn an_award_is_credited_once_and_the_ledger_matches_the_account() {
             .await
             .unwrap();
     assert_eq!((rows, sum), (2, amount + small));
+    // A record an operator reset to `create` completes again, but its credit is in the
+    // ledger already: nothing is credited twice.
+    sqlx::query("UPDATE user_award_record SET award_state = 'create' WHERE order_id = 'o1'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(store.credit_award("u1", "o1", "c5", amount).await.unwrap(), Completion::Completed);
+    let again = store.credit_account("u1").await.unwrap().unwrap();
+    assert_eq!((again.total_amount, again.available_amount), (amount + small, amount + small));
+    assert_eq!(store.award_state("u1", "o1").await.unwrap(), Some(bm_award::domain::AwardState::Completed));
     assert!(matches!(
         store.credit_award("u1", "missing", "c4", amount).await,
         Err(bm_award::usecase::AwardError::RecordMissing { .. })

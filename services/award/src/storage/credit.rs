@@ -112,10 +112,24 @@ impl AwardStore {
         amount: Decimal,
     ) -> Result<Completion, AwardError> {
         let mut tx = self.pool.begin().await?;
-        let completion = Self::complete_in(&mut tx, user_id, order_id).await?;
-        if completion != Completion::Completed {
-            return Ok(completion);
-        }
+        // The record moves and the account is locked (created when absent) in one statement:
+        // the upsert runs only when the record moved.
+        let balance: Option<(Decimal, Decimal)> = sqlx::query_as(
+            "WITH completed AS (\
+               UPDATE user_award_record SET award_state = 'completed', updated_at = now() \
+               WHERE user_id = $1 AND order_id = $2 AND award_state = 'create' RETURNING 1) \
+             INSERT INTO user_credit_account (user_id) SELECT $1 FROM completed \
+             ON CONFLICT (user_id) DO UPDATE SET updated_at = user_credit_account.updated_at \
+             RETURNING total_amount, available_amount",
+        )
+        .bind(user_id)
+        .bind(order_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((total_amount, available_amount)) = balance else {
+            // Nothing written: the transaction is dropped.
+            return Self::unmoved(&mut tx, user_id, order_id).await;
+        };
         let trade = NewCreditTrade {
             user_id: user_id.to_owned(),
             order_id: credit_order_id.to_owned(),
@@ -124,13 +138,14 @@ impl AwardStore {
             amount,
             out_business_no: format!("{AWARD_BUSINESS_PREFIX}{order_id}"),
         };
-        if let Booking::Existing(_) = Self::book_in(&mut tx, &trade).await? {
+        let balance = Some(CreditAccount { total_amount, available_amount });
+        if let Booking::Existing(_) = Self::book_locked(&mut tx, &trade, balance).await? {
             // The ledger has this award's credit already (a record reset by an operator):
             // the balance has it too, so only the record moves on.
             tracing::warn!("award credit already in the ledger; completing the record without crediting again");
         }
         tx.commit().await?;
-        Ok(completion)
+        Ok(Completion::Completed)
     }
 
     /// Books a credit trade and, when it is new, its outbox task, in one transaction. A
@@ -161,6 +176,16 @@ impl AwardStore {
     /// as the last line of defence.
     pub(super) async fn book_in(tx: &mut PgConnection, trade: &NewCreditTrade) -> Result<Booking, AwardError> {
         let balance = Self::lock_account(tx, &trade.user_id, trade.trade_type).await?;
+        Self::book_locked(tx, trade, balance).await
+    }
+
+    /// [`Self::book_in`] after the account row is locked: `balance` is what the lock read
+    /// (`None`: no account).
+    async fn book_locked(
+        tx: &mut PgConnection,
+        trade: &NewCreditTrade,
+        balance: Option<CreditAccount>,
+    ) -> Result<Booking, AwardError> {
         let expected = match balance.unwrap_or_default().apply(trade.trade_type, trade.amount) {
             Ok(expected) => expected,
             Err(shortfall) => {

@@ -139,6 +139,15 @@ impl AwardStore {
         if moved == 1 {
             return Ok(Completion::Completed);
         }
+        Self::unmoved(tx, user_id, order_id).await
+    }
+
+    /// Why a record did not move `create → completed`.
+    pub(super) async fn unmoved(
+        tx: &mut sqlx::PgConnection,
+        user_id: &str,
+        order_id: &str,
+    ) -> Result<Completion, AwardError> {
         match Self::state_in(tx, user_id, order_id).await? {
             Some(AwardState::Completed) => Ok(Completion::AlreadyCompleted),
             Some(AwardState::Parked) => Ok(Completion::Parked),
