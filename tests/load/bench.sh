@@ -19,6 +19,8 @@
 # BENCH_BIN_DIR (target/release: where the four services and bm-bench are),
 # BENCH_SKIP_BUILD (unset: set to 1 to measure binaries built before, e.g. a copy),
 # BENCH_SERVICE_ENV (extra VAR=VALUE words for all four services, e.g. BM_METRICS__ENABLED=false),
+# BENCH_ENV_STRATEGY / BENCH_ENV_ACTIVITY / BENCH_ENV_AWARD / BENCH_ENV_RAFFLE (extra words for
+# that service only, e.g. BENCH_ENV_AWARD=BM_DATABASE__MAX_CONNECTIONS=32),
 # BENCH_AWARD_LATENCY_RATE (award-latency at this many RecordAward/s instead of 25 % of the
 # record-award peak, e.g. to compare two builds at the same rate).
 set -euo pipefail
@@ -94,7 +96,13 @@ for port in "${PORT[@]}"; do
 done
 
 # --- the services under test -------------------------------------------------------------
+own_env() { # service: its BENCH_ENV_<SERVICE> words, one per line
+  local var="BENCH_ENV_${1^^}" words
+  read -r -a words <<<"${!var:-}"
+  [ "${#words[@]}" = 0 ] || printf '%s\n' "${words[@]}"
+}
 stateful_env() { # service
+  own_env "$1"
   printf '%s\n' "BM_GRPC__PORT=${PORT[$1]}" "BM_LOG__LEVEL=$LOG_LEVEL" ${SERVICE_ENV[@]+"${SERVICE_ENV[@]}"} \
     "BM_DATABASE__URL=$PG_BASE/${DB[$1]}" "BM_REDIS__KEY_PREFIX=$REDIS_PREFIX" \
     "BM_NATS__SUBJECT_PREFIX=$RUN" "BM_NATS__STREAM_PREFIX=$STREAM_PREFIX"
@@ -109,7 +117,8 @@ for svc in strategy activity award; do
   env "${vars[@]}" "$BIN/$svc" serve >>"$OUT/$svc.log" 2>&1 &
   PIDS+=($!)
 done
-env "BM_GRPC__PORT=${PORT[raffle]}" "BM_LOG__LEVEL=$LOG_LEVEL" ${SERVICE_ENV[@]+"${SERVICE_ENV[@]}"} \
+mapfile -t vars < <(own_env raffle)
+env ${vars[@]+"${vars[@]}"} "BM_GRPC__PORT=${PORT[raffle]}" "BM_LOG__LEVEL=$LOG_LEVEL" ${SERVICE_ENV[@]+"${SERVICE_ENV[@]}"} \
   "BM_DOWNSTREAM__STRATEGY_URL=http://127.0.0.1:${PORT[strategy]}" \
   "BM_DOWNSTREAM__ACTIVITY_URL=http://127.0.0.1:${PORT[activity]}" \
   "BM_DOWNSTREAM__AWARD_URL=http://127.0.0.1:${PORT[award]}" \
@@ -130,6 +139,11 @@ REDIS_OPS=$(redis-benchmark -h 127.0.0.1 -c 50 -n 200000 -r 100000000 --csv \
   EVALSHA "$SHA" 2 "${REDIS_PREFIX}base:stock" "${REDIS_PREFIX}base:order:__rand_int__" 101 604800 0 \
   | awk -F'"' 'NR == 2 {print $4}')
 say "redis take script: $REDIS_OPS ops/s"
+# A debug draw (no order) only peeks at the counter: a plain GET since 2026-11-30.
+say "baseline: redis-benchmark GET of the counter (50 clients, no pipelining)"
+REDIS_GET_OPS=$(redis-benchmark -h 127.0.0.1 -c 50 -n 200000 --csv GET "${REDIS_PREFIX}base:stock" \
+  | awk -F'"' 'NR == 2 {print $4}')
+say "redis GET: $REDIS_GET_OPS ops/s"
 
 psql_bm -d postgres -c "CREATE DATABASE $PGBENCH_DB"
 for pair in act:activity str:strategy awd:award; do
@@ -241,7 +255,7 @@ for m in $MODES; do
   previous=$m
   case $m in
     strategy-draw)  load "$m" strategy-draw --baseline "pgbench strategy_draw.sql=${PG_OPS[strategy_draw]}" ;;
-    strategy-debug) load "$m" strategy-draw --order-ids empty --baseline "redis take script=$REDIS_OPS" ;;
+    strategy-debug) load "$m" strategy-draw --order-ids empty --baseline "redis GET (the peek)=$REDIS_GET_OPS" ;;
     partake)        load "$m" partake --baseline "pgbench partake.sql+complete_order.sql=${PG_OPS[partake]}" ;;
     record-award)   load "$m" record-award --baseline "pgbench record_award.sql=${PG_OPS[record_award]}" ;;
     award-latency)  award_latency; continue ;;
@@ -259,7 +273,7 @@ done
 {
   echo
   echo "machine: $(nproc) cores, $(lscpu | awk -F: '/Model name/{gsub(/^ +/,"",$2); print $2; exit}'), $(free -g | awk '/Mem:/{print $2}') GiB; load average before the table: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "baselines: redis take script $REDIS_OPS ops/s; pgbench (tps, $PG_CLIENTS clients): strategy_draw ${PG_OPS[strategy_draw]}, partake ${PG_OPS[partake]}, record_award ${PG_OPS[record_award]}, draw ${PG_OPS[draw]} (the four calls alone: ${PG_OPS[draw_calls]})"
+  echo "baselines: redis take script $REDIS_OPS ops/s, redis GET $REDIS_GET_OPS ops/s; pgbench (tps, $PG_CLIENTS clients): strategy_draw ${PG_OPS[strategy_draw]}, partake ${PG_OPS[partake]}, record_award ${PG_OPS[record_award]}, draw ${PG_OPS[draw]} (the four calls alone: ${PG_OPS[draw_calls]})"
   echo
   "$BENCH" table "${REPORTS[@]}"
   [ -z "$AWARD_LATENCY" ] || { echo; echo "$AWARD_LATENCY"; }

@@ -93,8 +93,18 @@ impl StockCounters {
     }
 
     /// Takes one unit of `counter` for the holder marked by `holder`, storing `tag` with it.
-    /// With `peek` it only looks (and ignores the holder).
+    /// With `peek` it only looks (and ignores the holder): a plain `GET`, which answers what
+    /// the script's peek branch would, at a fraction of Redis' cost for a script call.
     pub async fn take(&self, counter: &str, holder: &str, tag: i64, peek: bool) -> Result<Take, StockError> {
+        if peek {
+            let left: Option<i64> =
+                redis::cmd("GET").arg(counter).query_async(&mut self.connection().await?).await.map_err(failed)?;
+            return Ok(match left {
+                None => Take::Missing,
+                Some(left) if left <= 0 => Take::Empty,
+                Some(left) => Take::Taken { left },
+            });
+        }
         let (kind, value): (i64, i64) = self
             .take
             .key(counter)
