@@ -136,7 +136,7 @@ SHA=$(redis-cli -h 127.0.0.1 SCRIPT LOAD "$TAKE")
 redis-cli -h 127.0.0.1 SET "${REDIS_PREFIX}base:stock" 1000000000000 >/dev/null
 say "baseline: redis-benchmark EVALSHA take (50 clients, no pipelining)"
 REDIS_OPS=$(redis-benchmark -h 127.0.0.1 -c 50 -n 200000 -r 100000000 --csv \
-  EVALSHA "$SHA" 2 "${REDIS_PREFIX}base:stock" "${REDIS_PREFIX}base:order:__rand_int__" 101 604800 0 \
+  EVALSHA "$SHA" 2 "${REDIS_PREFIX}base:stock" "${REDIS_PREFIX}base:order:__rand_int__" 101 604800 \
   | awk -F'"' 'NR == 2 {print $4}')
 say "redis take script: $REDIS_OPS ops/s"
 # A debug draw (no order) only peeks at the counter: a plain GET since 2026-11-30.
