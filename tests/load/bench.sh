@@ -189,26 +189,20 @@ load() { # json-name mode [bm-bench options...]
     --json "$OUT/$name.json" "$@"
 }
 declare -A PORT_OF_MODE=([draw]=${PORT[raffle]} [strategy-draw]=${PORT[strategy]} [partake]=${PORT[activity]} [record-award]=${PORT[award]})
-# End-to-end award latency (issue #6): once the records of earlier runs are all delivered,
-# RecordAward at a quarter of the measured record-award peak (below what the send_award
-# consumer delivers, so the figure is latency, not backlog), then, from the award database, committed record (created_at) → record completed by the
-# send_award consumer (updated_at); both stamps are Postgres' now(), so one clock. Baseline:
-# the same run's RecordAward call latency (what a caller waits for) — the ratio says how many
-# call-times the asynchronous delivery adds.
-AWARD_LATENCY=""
 # Awards a run recorded faster than the send_award consumer delivers them are delivered
 # after it: each mode starts only once the earlier runs' records are all delivered (at most
 # 120 s), or the next run would be measured while it also works off that backlog. How long
 # the drain took after a run is in the summary: work the run's own figure did not include.
 SETTLE_NOTES=()
+undelivered() { psql_bm -d "${DB[award]}" -At -c "SELECT count(*) FROM user_award_record WHERE award_state = 'create'"; }
 settle() { # name of the run before
   local backlog started=$EPOCHREALTIME first
-  first=$(psql_bm -d "${DB[award]}" -At -c "SELECT count(*) FROM user_award_record WHERE award_state = 'create'")
+  first=$(undelivered)
   backlog=$first
   for _ in $(seq 1 240); do
     [ "$backlog" = 0 ] && break
     sleep 0.5
-    backlog=$(psql_bm -d "${DB[award]}" -At -c "SELECT count(*) FROM user_award_record WHERE award_state = 'create'")
+    backlog=$(undelivered)
   done
   if [ "$first" != 0 ]; then
     local left=""
@@ -217,6 +211,13 @@ settle() { # name of the run before
     say "${SETTLE_NOTES[-1]}"
   fi
 }
+# End-to-end award latency (issue #6): once the records of earlier runs are all delivered,
+# RecordAward at a quarter of the measured record-award peak (below what the send_award
+# consumer delivers, so the figure is latency, not backlog), then, from the award database, committed record (created_at) → record completed by the
+# send_award consumer (updated_at); both stamps are Postgres' now(), so one clock. Baseline:
+# the same run's RecordAward call latency (what a caller waits for) — the ratio says how many
+# call-times the asynchronous delivery adds.
+AWARD_LATENCY=""
 award_latency() {
   local rate
   if [ -n "${BENCH_AWARD_LATENCY_RATE:-}" ]; then

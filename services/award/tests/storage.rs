@@ -154,7 +154,7 @@ async fn tasks_published_meanwhile_are_marked_completed_by_one_statement() {
         .unwrap();
     let outbox = Outbox::new(
         OutboxStore::new(pool.clone()),
-        jetstream,
+        jetstream.clone(),
         std::sync::Arc::new(bm_kernel::SystemClock),
         RelaySettings::default().timing(),
     );
@@ -173,29 +173,14 @@ async fn tasks_published_meanwhile_are_marked_completed_by_one_statement() {
         let (outbox, task) = (outbox.clone(), tasks[0].clone());
         async move { outbox.publish_committed(&task).await }
     });
-    bm_testkit::eventually("the completer's first statement waits for the holder", || async {
-        sqlx::query_as::<_, (i64,)>(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-        .0 == 1
-    })
-    .await;
+    bm_testkit::blocked_on_a_lock(&pool).await;
     let rest = tokio::spawn({
         let (outbox, tasks) = (outbox.clone(), tasks[1..].to_vec());
         async move { futures_util::future::join_all(tasks.iter().map(|task| outbox.publish_committed(task))).await }
     });
     // All twenty acknowledged by JetStream (so queued for marking, a moment later), none marked.
     let stream_name = format!("{}_AWARD", infra.stream_prefix);
-    let messages = || async {
-        let mut stream = async_nats::jetstream::new(async_nats::connect(bm_testkit::nats_url()).await.unwrap())
-            .get_stream(&stream_name)
-            .await
-            .unwrap();
-        stream.info().await.unwrap().state.messages
-    };
+    let messages = || async { jetstream.get_stream(&stream_name).await.unwrap().info().await.unwrap().state.messages };
     bm_testkit::eventually("all 21 tasks published", || async { messages().await == 21 }).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(!rest.is_finished(), "the publishers wait for their marking");

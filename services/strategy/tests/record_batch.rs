@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use bm_strategy::storage::{BatchSettings, DrawRecord, MAX_QUEUE_WAIT, Recorded, ResultWriter, StrategyStore};
-use bm_testkit::{TestInfra, eventually};
+use bm_testkit::TestInfra;
 use sqlx::{Connection, PgConnection, PgPool};
 
 const STRATEGY: i64 = 100_006;
@@ -85,20 +85,6 @@ async fn blocker(infra: &TestInfra, order: &str) -> PgConnection {
     connection
 }
 
-/// Waits until a statement of the test database waits for a lock (the blocked first batch).
-async fn blocked(pool: &PgPool) {
-    eventually("the writer's first statement waits for the blocker", || async {
-        sqlx::query_as::<_, (i64,)>(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .0 == 1
-    })
-    .await;
-}
-
 /// A writer with one statement in flight, blocked on o-0 by an open transaction (`holder`),
 /// so what is recorded next queues up behind it.
 struct Blocked {
@@ -120,7 +106,7 @@ impl Blocked {
             let writer = writer.clone();
             async move { writer.record(record("o-0", 102, None)).await }
         });
-        blocked(&pool).await;
+        bm_testkit::blocked_on_a_lock(&pool).await;
         Self { _infra: infra, pool, writer, holder, first }
     }
 }

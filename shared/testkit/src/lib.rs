@@ -47,6 +47,21 @@ fn var(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
+/// Waits until exactly one statement of `pool`'s database waits for a lock — the writer a
+/// test blocked with an open transaction holding a row it needs.
+pub async fn blocked_on_a_lock(pool: &PgPool) {
+    eventually("a statement waits for the blocking transaction", || async {
+        sqlx::query_as::<_, (i64,)>(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("read pg_stat_activity")
+        .0 == 1
+    })
+    .await;
+}
+
 /// The admin URL used to create and drop test databases.
 pub fn admin_url() -> String {
     var("BMTEST_ADMIN_URL", "postgres://bigmarket:bigmarket@127.0.0.1:5432/postgres")

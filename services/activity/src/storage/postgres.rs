@@ -1,12 +1,14 @@
 //! The activity database. Every per-user transaction touches one user only and locks that
 //! user's account row first, so two partakes or recharges of one user serialise.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::{
-    domain::{Account, Activity, ActivityState, PartakePlan, Period, QuotaError, RowPlan, SubAccount, plan_partake},
+    domain::{Account, Activity, ActivityState, Period, QuotaError, RowPlan, SubAccount, plan_partake},
     usecase::ActivityError,
 };
 
@@ -379,7 +381,7 @@ impl ActivityStore {
         // five): we hold the account row's lock and read the period rows after taking it,
         // so the writes' guards (`surplus > 0`) only fail on a row that changed against
         // the plan — that refuses the partake and the transaction rolls back.
-        let written: PartakeWritten = sqlx::query_as(sqlx::AssertSqlSafe(partake_writes(plan)))
+        let written: PartakeWritten = sqlx::query_as(partake_writes(plan.month, plan.day))
             .bind(user_id)
             .bind(activity_id)
             .bind(plan.month_image)
@@ -599,8 +601,18 @@ struct PartakeWritten {
 /// unit used), the new order, and the request id when there is one. Parameters: $1 user,
 /// $2 activity, $3 / $4 month / day image, $5 / $6 month and its allowance, $7 / $8 day and
 /// its allowance, $9 order id, $10 activity name, $11 strategy, $12 order time, $13 end,
-/// $14 request id or NULL. One text per plan shape (four), each prepared once per connection.
-fn partake_writes(plan: PartakePlan) -> String {
+/// $14 request id or NULL. One text per plan shape (four, built once), each prepared once
+/// per connection.
+fn partake_writes(month: RowPlan, day: RowPlan) -> &'static str {
+    static TEXTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
+        let shape = |create: bool| if create { RowPlan::Create { count: 0 } } else { RowPlan::Decrement };
+        [false, true].map(|month| [false, true].map(|day| partake_writes_text(shape(month), shape(day))))
+    });
+    let create = |plan: RowPlan| usize::from(matches!(plan, RowPlan::Create { .. }));
+    &TEXTS[create(month)][create(day)]
+}
+
+fn partake_writes_text(month: RowPlan, day: RowPlan) -> String {
     let period_write = |kind: &str, plan: RowPlan, period: u8, allowance: u8| match plan {
         RowPlan::Decrement => format!(
             "UPDATE raffle_activity_account_{kind} SET {kind}_count_surplus = {kind}_count_surplus - 1, updated_at = now() \
@@ -627,8 +639,8 @@ fn partake_writes(plan: PartakePlan) -> String {
            ON CONFLICT (user_id, activity_id, request_id) DO NOTHING) \
          SELECT (SELECT count(*) FROM account_row) AS account, (SELECT count(*) FROM month_row) AS month, \
                 (SELECT count(*) FROM day_row) AS day, placed.* FROM placed",
-        month = period_write("month", plan.month, 5, 6),
-        day = period_write("day", plan.day, 7, 8),
+        month = period_write("month", month, 5, 6),
+        day = period_write("day", day, 7, 8),
     )
 }
 
