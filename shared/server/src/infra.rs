@@ -214,7 +214,9 @@ pub async fn connect_nats(settings: &NatsSettings) -> Result<async_nats::Client,
 
 /// Creates (or finds) the JetStream stream of `service`: `<stream_prefix>_<SERVICE>` over
 /// `<subject_prefix>.<service>.>`, file storage, a 2-minute de-duplication window for
-/// `Nats-Msg-Id`. Idempotent.
+/// `Nats-Msg-Id`. Idempotent, also when several processes start at once: a create that
+/// loses the race to another process (JetStream then answers "subjects overlap") finds the
+/// stream that process made.
 pub async fn ensure_stream(
     client: &async_nats::Client,
     settings: &NatsSettings,
@@ -229,11 +231,16 @@ pub async fn ensure_stream(
         max_age: Duration::from_hours(7 * 24),
         ..Default::default()
     };
-    context.get_or_create_stream(config).await.map_err(|e| StartupError::Nats {
-        what: format!("cannot create JetStream stream {}", settings.stream(service)),
-        url: redact_url(&settings.url),
-        reason: e.to_string(),
-    })?;
+    let name = config.name.clone();
+    if let Err(error) = context.get_or_create_stream(config).await
+        && context.get_stream(&name).await.is_err()
+    {
+        return Err(StartupError::Nats {
+            what: format!("cannot create JetStream stream {name}"),
+            url: redact_url(&settings.url),
+            reason: error.to_string(),
+        });
+    }
     Ok(context)
 }
 
