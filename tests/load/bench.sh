@@ -9,13 +9,14 @@
 #     shared/stock/src/lib.rs) and pgbench of the SQL each operation runs
 #     (tests/load/pgbench/*.sql) against a scratch database with the services' migrations;
 #  4. bm-bench per layer: strategy-draw (recorded and debug), partake, record-award, draw
-#     flat out, then draw at 70 % of the measured peak for its latency;
+#     flat out, then draw at 70 % of the measured peak for its latency (drawNN: NN %);
 #  5. the table; then everything it started is stopped and dropped (also on failure).
 #
 # Environment (optional; not BM_*, which the services would refuse as unknown keys): BENCH_DURATION (15s), BENCH_WARMUP (2s), BENCH_USERS (64),
 # BENCH_CONNECTIONS (2), BENCH_PG_CLIENTS (16), BENCH_PORT_BASE (53050; metrics on +1000),
 # BENCH_OUT (target/bench: reports and service logs), BENCH_LOG_LEVEL (info),
-# BENCH_MODES (all: "strategy-draw strategy-debug partake record-award award-latency draw draw70"),
+# BENCH_MODES (all: "strategy-draw strategy-debug partake record-award award-latency draw draw70";
+#   drawNN, after draw, is the draw paced at NN % of its throughput, e.g. "draw draw10 draw50 draw70"),
 # BENCH_BIN_DIR (target/release: where the four services and bm-bench are),
 # BENCH_SKIP_BUILD (unset: set to 1 to measure binaries built before, e.g. a copy),
 # BENCH_SERVICE_ENV (extra VAR=VALUE words for all four services, e.g. BM_METRICS__ENABLED=false),
@@ -261,11 +262,13 @@ for m in $MODES; do
     record-award)   load "$m" record-award --baseline "pgbench record_award.sql=${PG_OPS[record_award]}" ;;
     award-latency)  award_latency; continue ;;
     draw)           load "$m" draw --baseline "pgbench draw (all steps + distribution)=${PG_OPS[draw]}" ;;
-    draw70)
-      [ -f "$OUT/draw.json" ] || fail "draw70 needs the draw run first"
-      peak=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.7))' "$OUT/draw.json")
-      [ "$peak" -gt 0 ] || fail "no draw throughput to take 70 % of"
-      load "$m" draw --rate "$peak" --label "draw at 70% of peak ($peak/s)" ;;
+    draw[1-9]|draw[1-9][0-9])  # drawNN: paced at NN % of the flat-out draw's throughput
+      percent=${m#draw}
+      [ -f "$OUT/draw.json" ] || fail "$m needs the draw run first"
+      rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * int(sys.argv[2]) / 100))' \
+        "$OUT/draw.json" "$percent")
+      [ "$rate" -gt 0 ] || fail "no draw throughput to take $percent % of"
+      load "$m" draw --rate "$rate" --label "draw at $percent% of peak ($rate/s)" ;;
     *) fail "unknown mode $m in BENCH_MODES" ;;
   esac
   REPORTS+=("$OUT/$m.json")

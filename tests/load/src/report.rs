@@ -91,6 +91,11 @@ pub struct Report {
     /// Latency of successful operations (from the intended start under `--rate`, so a
     /// stalled service is not hidden by users that stop sending).
     pub latency_ms: Latency,
+    /// Paced runs: how late the load tool's timer fired for users that waited for their
+    /// intended start (not counted in `latency_ms`; a tool that keeps its schedule shows a
+    /// p99 around Tokio's 1 ms timer tick here). `None` flat out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_late_ms: Option<Latency>,
     /// Failed operations by `<gRPC code>/<bm code>`.
     pub errors_by_code: BTreeMap<String, u64>,
     /// The same-run baseline, if given.
@@ -126,9 +131,17 @@ impl Report {
             errors: errors_by_code.values().sum(),
             ops_per_sec,
             latency_ms: Latency::of(histogram),
+            timer_late_ms: None,
             errors_by_code,
             baseline: baseline.map(|(name, ops)| Baseline { name, ops_per_sec: ops, ratio: ops_per_sec / ops }),
         }
+    }
+
+    /// The report of a paced run, with how late the tool's timers fired (µs histogram).
+    #[must_use]
+    pub fn with_timer_lateness(mut self, late: &Histogram) -> Self {
+        self.timer_late_ms = Some(Latency::of(late));
+        self
     }
 
     /// The human-readable report.
@@ -152,6 +165,13 @@ impl Report {
             "   latency ms: p50 {:.2}  p90 {:.2}  p95 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  mean {:.2}",
             l.p50, l.p90, l.p95, l.p99, l.p999, l.max, l.mean
         );
+        if let Some(t) = &self.timer_late_ms {
+            let _ = writeln!(
+                out,
+                "   load tool's timer late (not in the latency) ms: p50 {:.2}  p99 {:.2}  max {:.2}",
+                t.p50, t.p99, t.max
+            );
+        }
         for (code, n) in &self.errors_by_code {
             let _ = writeln!(out, "   error {code}: {n}");
         }
@@ -238,6 +258,30 @@ mod tests {
         let t = table(&[r]);
         assert!(t.lines().nth(2).unwrap().starts_with("| draw | 10 | max | 100 |"), "{t}");
         assert!(t.contains("| pgbench | 400 | 0.25 |"), "{t}");
+    }
+
+    #[test]
+    fn a_paced_report_shows_the_timer_lateness_apart() {
+        let r = Report::new(
+            "x",
+            "draw",
+            "t",
+            (1, 1, 5),
+            Duration::from_secs(1),
+            &histogram(&[5_000]),
+            BTreeMap::new(),
+            None,
+        )
+        .with_timer_lateness(&histogram(&[300, 900]));
+        assert!((r.latency_ms.p50 - 5.0).abs() < 0.1, "latency untouched: {}", r.latency_ms.p50);
+        let late = r.timer_late_ms.unwrap();
+        assert!((late.max - 0.9).abs() < 0.01, "{}", late.max);
+        assert!(r.render().contains("timer late (not in the latency) ms: p50 0.30"), "{}", r.render());
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r, "JSON round trip");
+        let flat =
+            Report::new("x", "draw", "t", (1, 1, 0), Duration::from_secs(1), &histogram(&[1]), BTreeMap::new(), None);
+        assert!(!serde_json::to_string(&flat).unwrap().contains("timer_late_ms"), "flat out: no such field");
     }
 
     #[test]

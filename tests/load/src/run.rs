@@ -202,6 +202,8 @@ struct Progress {
 #[derive(Debug, Default)]
 struct Measured {
     histogram: Histogram,
+    /// Paced runs: how late the timers of users that waited for their start fired (µs).
+    timer_late: Histogram,
     errors: BTreeMap<String, u64>,
     setup_error: Option<String>,
 }
@@ -300,7 +302,7 @@ pub async fn run(args: Arc<RunArgs>) -> Result<Report, String> {
         .into_iter()
         .map(|user| tokio::spawn(drive(user, args.clone(), progress.clone(), start, measure_from, end)))
         .collect();
-    let mut histogram = Histogram::new();
+    let (mut histogram, mut timer_late) = (Histogram::new(), Histogram::new());
     let mut errors = BTreeMap::new();
     for handle in handles {
         let measured = handle.await.map_err(|e| e.to_string())?;
@@ -308,6 +310,7 @@ pub async fn run(args: Arc<RunArgs>) -> Result<Report, String> {
             tracing_free_warn(&e);
         }
         histogram.merge(&measured.histogram);
+        timer_late.merge(&measured.timer_late);
         for (code, n) in measured.errors {
             *errors.entry(code).or_insert(0) += n;
         }
@@ -316,7 +319,7 @@ pub async fn run(args: Arc<RunArgs>) -> Result<Report, String> {
     progress.done.store(true, Ordering::Relaxed);
     drop(ticker.await);
     let window = finished.saturating_duration_since(measure_from);
-    Ok(Report::new(
+    let report = Report::new(
         &args.label,
         args.mode.as_str(),
         &args.target.to_string(),
@@ -325,7 +328,8 @@ pub async fn run(args: Arc<RunArgs>) -> Result<Report, String> {
         &histogram,
         errors,
         args.baseline.clone(),
-    ))
+    );
+    Ok(if args.rate > 0 { report.with_timer_lateness(&timer_late) } else { report })
 }
 
 fn tracing_free_warn(message: &str) {
@@ -360,10 +364,12 @@ async fn drive(
             measured.setup_error = Some(format!("recharge failed: {}", error_bucket(&status)));
             break;
         }
-        if let Some(at) = intended {
-            tokio::time::sleep_until(at).await;
+        let (began, late) = start_clock(intended).await;
+        if let Some(late) = late
+            && began >= measure_from
+        {
+            measured.timer_late.record(micros(late));
         }
-        let began = intended.unwrap_or_else(Instant::now);
         let result = user.operate(&args).await;
         let took = began.elapsed();
         user.quota.after(&result);
@@ -372,7 +378,7 @@ async fn drive(
             Ok(()) => {
                 progress.ok.fetch_add(1, Ordering::Relaxed);
                 if counted {
-                    measured.histogram.record(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+                    measured.histogram.record(micros(took));
                 }
             }
             Err(status) => {
@@ -384,6 +390,29 @@ async fn drive(
         }
     }
     measured
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Waits for an operation's intended start and says where its latency starts (and, if the
+/// user waited, how late its timer fired). A user behind its schedule — its previous call ran
+/// past this one's intended start — counts from the intended start, so a stalled service is
+/// not hidden by users that stop sending (no coordinated omission). A user that waited counts
+/// from when its timer fired: Tokio's timer wheel has 1 ms ticks and fires up to a tick late,
+/// which is the load tool's own delay, not the service's; the report shows it apart
+/// (`timer_late_ms`). Not paced: from now, no wait.
+async fn start_clock(intended: Option<Instant>) -> (Instant, Option<Duration>) {
+    match intended {
+        Some(at) if Instant::now() < at => {
+            tokio::time::sleep_until(at).await;
+            let fired = Instant::now();
+            (fired, Some(fired.saturating_duration_since(at)))
+        }
+        Some(at) => (at, None),
+        None => (Instant::now(), None),
+    }
 }
 
 async fn report_progress(args: Arc<RunArgs>, progress: Arc<Progress>, start: Instant) {
@@ -426,6 +455,19 @@ mod tests {
             .filter(|at| *at < Duration::from_secs(1))
             .count();
         assert_eq!(started, 100);
+    }
+
+    #[tokio::test]
+    async fn latency_starts_at_the_intended_start_unless_the_user_waited_for_it() {
+        let now = Instant::now();
+        let behind = now.checked_sub(Duration::from_millis(30)).unwrap();
+        assert_eq!(start_clock(Some(behind)).await, (behind, None), "behind schedule: from the intended start");
+        let ahead = Instant::now() + Duration::from_millis(5);
+        let (began, late) = start_clock(Some(ahead)).await;
+        assert!(began >= ahead, "never before the intended start");
+        assert_eq!(late, Some(began - ahead), "how late the timer fired is reported");
+        let (began, late) = start_clock(None).await;
+        assert!(began >= now && late.is_none(), "flat out: from now, no wait");
     }
 
     #[test]
