@@ -121,6 +121,53 @@ async fn an_award_is_credited_once_and_the_ledger_matches_the_account() {
     ));
 }
 
+/// The one interleaving the credit statement's ledger check cannot see (its snapshot is
+/// taken before it waits for the record's row lock): another transaction completes the
+/// record, books its credit, resets the record to `create` and commits while the statement
+/// waits. The ledger's unique key stops a second credit: the statement fails as a whole,
+/// and the retry completes the record without crediting.
+#[tokio::test]
+async fn a_credit_committed_while_the_statement_waited_is_not_booked_twice() {
+    let (_infra, store) = store().await;
+    store.record_award(&record("o3"), &task("t3", at(0))).await.unwrap();
+    let amount = Decimal::from_str("7").unwrap();
+    let mut other = store.pool().begin().await.unwrap();
+    sqlx::query("UPDATE user_award_record SET award_state = 'completed' WHERE order_id = 'o3'")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let credit = tokio::spawn({
+        let store = store.clone();
+        async move { store.credit_award("u1", "o3", "c-late", amount).await }
+    });
+    bm_testkit::blocked_on_a_lock(store.pool()).await;
+    sqlx::raw_sql(
+        "INSERT INTO user_credit_account (user_id, total_amount, available_amount) VALUES ('u1', 7, 7); \
+         INSERT INTO user_credit_order (user_id, order_id, trade_name, trade_type, trade_amount, out_business_no, \
+                                        total_after, available_after) \
+         VALUES ('u1', 'c-first', 'award', 'forward', 7, 'award:o3', 7, 7); \
+         UPDATE user_award_record SET award_state = 'create' WHERE order_id = 'o3'",
+    )
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    other.commit().await.unwrap();
+    assert!(credit.await.unwrap().is_err(), "the ledger's unique key refuses the second credit");
+    let account = store.credit_account("u1").await.unwrap().unwrap();
+    assert_eq!(account.available_amount, amount, "credited once");
+    assert_eq!(store.award_state("u1", "o3").await.unwrap(), Some(bm_award::domain::AwardState::Create));
+    assert_eq!(store.credit_award("u1", "o3", "c-retry", amount).await.unwrap(), Completion::Completed);
+    let (rows, available): (i64, Decimal) = sqlx::query_as(
+        "SELECT count(*), (SELECT available_amount FROM user_credit_account WHERE user_id = 'u1') \
+         FROM user_credit_order WHERE user_id = 'u1'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!((rows, available), (1, amount), "the retry completed the record and credited nothing");
+    assert_eq!(store.award_state("u1", "o3").await.unwrap(), Some(bm_award::domain::AwardState::Completed));
+}
+
 /// The state of each task and how many transactions marked the completed ones (rows one
 /// statement updated share `xmin`).
 async fn completion_of(pool: &sqlx::PgPool, ids: &[String]) -> (i64, i64) {

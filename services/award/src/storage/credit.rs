@@ -1,7 +1,7 @@
-//! `user_credit_account` and its ledger `user_credit_order`. Every change of a balance goes
-//! through `book_in` — award credits and credit trades alike — so both lock the account row
-//! the same way, write one ledger row with the balances after it, and obey one rule for
-//! reverse trades.
+//! `user_credit_account` and its ledger `user_credit_order`. Every change of a balance locks
+//! the account row and writes one ledger row with the balances after it: credit trades
+//! through `book_in` (which also enforces the rule for reverse trades), award credits —
+//! forward only, on the send_award consumer's hot path — in one statement (`credit_award`).
 
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
@@ -99,10 +99,19 @@ impl TryFrom<BookedRow> for BookedTrade {
 }
 
 impl AwardStore {
-    /// Credits `amount` for an award record, in one transaction: the record moves
-    /// `create → completed`, and the credit is booked like any forward trade (ledger row
-    /// `out_business_no = award:<order>`, account created or increased). A record already
-    /// completed (a redelivery) credits nothing.
+    /// Credits `amount` for an award record, in one statement (one round trip, its own
+    /// transaction): the record moves `create → completed`, and, when the ledger has no
+    /// credit for this award yet (`out_business_no = award:<order>`), the account is created
+    /// or increased and the ledger row written with the balances the account's upsert
+    /// returns — under the row lock the upsert takes, so they are the balances right after
+    /// this credit. A record already completed (a redelivery) credits nothing; a record an
+    /// operator reset to `create` completes without crediting twice.
+    ///
+    /// The ledger check reads the statement's snapshot. The one case it cannot see — the
+    /// credit committed by a statement this one waited for on the record's row lock, and the
+    /// record reset to `create` meanwhile — ends on the ledger's unique key: the statement
+    /// fails as a whole (nothing credited) and the delivery's retry completes the record
+    /// without a credit (`services/award/tests/storage.rs`).
     #[tracing::instrument(name = "db.credit.award", skip_all, fields(user_id = %user_id, order_id = %order_id, %amount))]
     pub async fn credit_award(
         &self,
@@ -111,40 +120,43 @@ impl AwardStore {
         credit_order_id: &str,
         amount: Decimal,
     ) -> Result<Completion, AwardError> {
-        let mut tx = self.pool.begin().await?;
-        // The record moves and the account is locked (created when absent) in one statement:
-        // the upsert runs only when the record moved.
-        let balance: Option<(Decimal, Decimal)> = sqlx::query_as(
+        let (moved, booked): (i64, i64) = sqlx::query_as(
             "WITH completed AS (\
                UPDATE user_award_record SET award_state = 'completed', updated_at = now() \
-               WHERE user_id = $1 AND order_id = $2 AND award_state = 'create' RETURNING 1) \
-             INSERT INTO user_credit_account (user_id) SELECT $1 FROM completed \
-             ON CONFLICT (user_id) DO UPDATE SET updated_at = user_credit_account.updated_at \
-             RETURNING total_amount, available_amount",
+               WHERE user_id = $1 AND order_id = $2 AND award_state = 'create' RETURNING 1), \
+             fresh AS (\
+               SELECT 1 FROM completed WHERE NOT EXISTS (\
+                 SELECT 1 FROM user_credit_order WHERE user_id = $1 AND out_business_no = $3)), \
+             credited AS (\
+               INSERT INTO user_credit_account (user_id, total_amount, available_amount) SELECT $1, $4, $4 FROM fresh \
+               ON CONFLICT (user_id) DO UPDATE SET \
+                 total_amount = user_credit_account.total_amount + EXCLUDED.total_amount, \
+                 available_amount = user_credit_account.available_amount + EXCLUDED.available_amount, \
+                 updated_at = now() \
+               RETURNING total_amount, available_amount), \
+             booked AS (\
+               INSERT INTO user_credit_order (user_id, order_id, trade_name, trade_type, trade_amount, \
+                                              out_business_no, total_after, available_after) \
+               SELECT $1, $5, $6, 'forward', $4, $3, total_amount, available_amount FROM credited RETURNING 1) \
+             SELECT (SELECT count(*) FROM completed), (SELECT count(*) FROM booked)",
         )
         .bind(user_id)
         .bind(order_id)
-        .fetch_optional(&mut *tx)
+        .bind(format!("{AWARD_BUSINESS_PREFIX}{order_id}"))
+        .bind(amount)
+        .bind(credit_order_id)
+        .bind(AWARD_TRADE_NAME)
+        .fetch_one(&self.pool)
         .await?;
-        let Some((total_amount, available_amount)) = balance else {
-            // Nothing written: the transaction is dropped.
-            return Self::unmoved(&mut tx, user_id, order_id).await;
-        };
-        let trade = NewCreditTrade {
-            user_id: user_id.to_owned(),
-            order_id: credit_order_id.to_owned(),
-            trade_name: AWARD_TRADE_NAME.to_owned(),
-            trade_type: TradeType::Forward,
-            amount,
-            out_business_no: format!("{AWARD_BUSINESS_PREFIX}{order_id}"),
-        };
-        let balance = Some(CreditAccount { total_amount, available_amount });
-        if let Booking::Existing(_) = Self::book_locked(&mut tx, &trade, balance).await? {
-            // The ledger has this award's credit already (a record reset by an operator):
-            // the balance has it too, so only the record moves on.
-            tracing::warn!("award credit already in the ledger; completing the record without crediting again");
+        if moved == 0 {
+            let mut connection = self.pool.acquire().await?;
+            return Self::unmoved(&mut connection, user_id, order_id).await;
         }
-        tx.commit().await?;
+        if booked == 0 {
+            // The ledger has this award's credit already (a record reset by an operator):
+            // the balance has it too, so only the record moved on.
+            tracing::warn!("award credit already in the ledger; completed the record without crediting again");
+        }
         Ok(Completion::Completed)
     }
 
