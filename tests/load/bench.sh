@@ -9,14 +9,14 @@
 #     shared/stock/src/lib.rs) and pgbench of the SQL each operation runs
 #     (tests/load/pgbench/*.sql) against a scratch database with the services' migrations;
 #  4. bm-bench per layer: strategy-draw (recorded and debug), partake, record-award, draw
-#     flat out, then draw at 70 % of the measured peak for its latency (drawNN: NN %);
+#     flat out, then draw paced at 10, 30, 50 and 70 % of the measured peak for its latency;
 #  5. the table; then everything it started is stopped and dropped (also on failure).
 #
 # Environment (optional; not BM_*, which the services would refuse as unknown keys): BENCH_DURATION (15s), BENCH_WARMUP (2s), BENCH_USERS (64),
 # BENCH_CONNECTIONS (2), BENCH_PG_CLIENTS (16), BENCH_PORT_BASE (53050; metrics on +1000),
 # BENCH_OUT (target/bench: reports and service logs), BENCH_LOG_LEVEL (info),
-# BENCH_MODES (all: "strategy-draw strategy-debug partake record-award award-latency draw draw70";
-#   drawNN, after draw, is the draw paced at NN % of its throughput, e.g. "draw draw10 draw50 draw70"),
+# BENCH_MODES (all: "strategy-draw strategy-debug partake record-award award-latency draw draw10 draw30
+#   draw50 draw70"; drawNN, after draw, is the draw paced at NN % of its throughput: the latency curve),
 # BENCH_BIN_DIR (target/release: where the four services and bm-bench are),
 # BENCH_SKIP_BUILD (unset: set to 1 to measure binaries built before, e.g. a copy),
 # BENCH_SERVICE_ENV (extra VAR=VALUE words for all four services, e.g. BM_METRICS__ENABLED=false),
@@ -36,7 +36,7 @@ PORT_BASE=${BENCH_PORT_BASE:-53050}
 OUT=${BENCH_OUT:-target/bench}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
 read -r -a SERVICE_ENV <<<"${BENCH_SERVICE_ENV:-}"
-MODES=${BENCH_MODES:-"strategy-draw strategy-debug partake record-award award-latency draw draw70"}
+MODES=${BENCH_MODES:-"strategy-draw strategy-debug partake record-award award-latency draw draw10 draw30 draw50 draw70"}
 SECONDS_PG=${DURATION%s}; [[ "$SECONDS_PG" =~ ^[0-9]+$ ]] || SECONDS_PG=15
 
 RUN=bmbench$$
@@ -219,59 +219,67 @@ settle() { # name of the run before
 # the same run's RecordAward call latency (what a caller waits for) — the ratio says how many
 # call-times the asynchronous delivery adds.
 AWARD_LATENCY=""
-award_latency() {
-  local rate
+award_latency() { # name of the run
+  local name=$1 rate
   if [ -n "${BENCH_AWARD_LATENCY_RATE:-}" ]; then
     rate=$BENCH_AWARD_LATENCY_RATE
   else
-    [ -f "$OUT/record-award.json" ] || fail "award-latency needs the record-award run first (or BENCH_AWARD_LATENCY_RATE)"
-    rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.25))' "$OUT/record-award.json")
+    [ -n "$LAST_RECORD" ] || fail "award-latency needs a record-award run before it (or BENCH_AWARD_LATENCY_RATE)"
+    rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.25))' "$LAST_RECORD")
   fi
   [ "$rate" -gt 0 ] || fail "no rate for award-latency"
-  load award-latency record-award --rate "$rate" --label "record-award at $rate/s (award-latency)"
-  REPORTS+=("$OUT/award-latency.json")
+  load "$name" record-award --rate "$rate" --label "record-award at $rate/s ($name)"
+  REPORTS+=("$OUT/$name.json")
   local pending=1
   for _ in $(seq 1 120); do  # every record of the run delivered (or parked), at most 60 s
     pending=$(psql_bm -d "${DB[award]}" -At -c \
-      "SELECT count(*) FROM user_award_record WHERE user_id LIKE '$RUN-award-latency-%' AND award_state = 'create'")
+      "SELECT count(*) FROM user_award_record WHERE user_id LIKE '$RUN-$name-u%' AND award_state = 'create'")
     [ "$pending" = 0 ] && break
     sleep 0.5
   done
   [ "$pending" = 0 ] || say "award-latency: $pending records still not completed after 60 s (counted as not delivered)"
   AWARD_LATENCY=$(psql_bm -d "${DB[award]}" -At -F ' ' -c "
     WITH d AS (SELECT extract(epoch FROM updated_at - created_at) * 1000 AS ms FROM user_award_record
-               WHERE user_id LIKE '$RUN-award-latency-%' AND award_state = 'completed')
+               WHERE user_id LIKE '$RUN-$name-u%' AND award_state = 'completed')
     SELECT count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
            round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2),
            round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2), round(max(ms)::numeric, 2) FROM d")
   read -r n p50 p90 p99 max <<<"$AWARD_LATENCY"
   local call_p50
-  call_p50=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["latency_ms"]["p50"])' "$OUT/award-latency.json")
+  call_p50=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["latency_ms"]["p50"])' "$OUT/$name.json")
   AWARD_LATENCY="award delivery latency (RecordAward commit → record completed, $n records at ${rate}/s): p50 ${p50} ms, p90 ${p90} ms, p99 ${p99} ms, max ${max} ms; not delivered: $pending; p50 / RecordAward call p50 (${call_p50} ms) = $(python3 -c "print(round($p50 / max($call_p50, 0.001), 2))")"
   say "$AWARD_LATENCY"
 }
 REPORTS=()
 previous="the set-up"
+declare -A SEEN=()
+LAST_DRAW="" LAST_RECORD=""
 for m in $MODES; do
   settle "$previous"
   previous=$m
+  # A mode named again (e.g. "draw draw70 draw70") runs again under its own name: its own
+  # report, user ids and business numbers.
+  SEEN[$m]=$((${SEEN[$m]:-0} + 1))
+  name=$m; [ "${SEEN[$m]}" = 1 ] || name="$m-${SEEN[$m]}"
   case $m in
-    strategy-draw)  load "$m" strategy-draw --baseline "pgbench strategy_draw.sql=${PG_OPS[strategy_draw]}" ;;
-    strategy-debug) load "$m" strategy-draw --order-ids empty --baseline "redis GET (the peek)=$REDIS_GET_OPS" ;;
-    partake)        load "$m" partake --baseline "pgbench partake.sql+complete_order.sql=${PG_OPS[partake]}" ;;
-    record-award)   load "$m" record-award --baseline "pgbench record_award.sql=${PG_OPS[record_award]}" ;;
-    award-latency)  award_latency; continue ;;
-    draw)           load "$m" draw --baseline "pgbench draw (all steps + distribution)=${PG_OPS[draw]}" ;;
+    strategy-draw)  load "$name" strategy-draw --baseline "pgbench strategy_draw.sql=${PG_OPS[strategy_draw]}" ;;
+    strategy-debug) load "$name" strategy-draw --order-ids empty --baseline "redis GET (the peek)=$REDIS_GET_OPS" ;;
+    partake)        load "$name" partake --baseline "pgbench partake.sql+complete_order.sql=${PG_OPS[partake]}" ;;
+    record-award)   load "$name" record-award --baseline "pgbench record_award.sql=${PG_OPS[record_award]}"
+                    LAST_RECORD="$OUT/$name.json" ;;
+    award-latency)  award_latency "$name"; continue ;;
+    draw)           load "$name" draw --baseline "pgbench draw (all steps + distribution)=${PG_OPS[draw]}"
+                    LAST_DRAW="$OUT/$name.json" ;;
     draw[1-9]|draw[1-9][0-9])  # drawNN: paced at NN % of the flat-out draw's throughput
       percent=${m#draw}
-      [ -f "$OUT/draw.json" ] || fail "$m needs the draw run first"
+      [ -n "$LAST_DRAW" ] || fail "$m needs a draw run before it"
       rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * int(sys.argv[2]) / 100))' \
-        "$OUT/draw.json" "$percent")
+        "$LAST_DRAW" "$percent")
       [ "$rate" -gt 0 ] || fail "no draw throughput to take $percent % of"
-      load "$m" draw --rate "$rate" --label "draw at $percent% of peak ($rate/s)" ;;
+      load "$name" draw --rate "$rate" --label "draw at $percent% of peak ($rate/s)" ;;
     *) fail "unknown mode $m in BENCH_MODES" ;;
   esac
-  REPORTS+=("$OUT/$m.json")
+  REPORTS+=("$OUT/$name.json")
 done
 
 {
