@@ -260,33 +260,27 @@ mod tests {
         assert!(t.contains("| pgbench | 400 | 0.25 |"), "{t}");
     }
 
+    /// A report of one user on one connection at `rate`, without errors or baseline.
+    fn plain(rate: u32, window: Duration, h: &Histogram) -> Report {
+        Report::new("x", "draw", "t", (1, 1, rate), window, h, BTreeMap::new(), None)
+    }
+
     #[test]
     fn a_paced_report_shows_the_timer_lateness_apart() {
-        let r = Report::new(
-            "x",
-            "draw",
-            "t",
-            (1, 1, 5),
-            Duration::from_secs(1),
-            &histogram(&[5_000]),
-            BTreeMap::new(),
-            None,
-        )
-        .with_timer_lateness(&histogram(&[300, 900]));
+        let r = plain(5, Duration::from_secs(1), &histogram(&[5_000])).with_timer_lateness(&histogram(&[300, 900]));
         assert!((r.latency_ms.p50 - 5.0).abs() < 0.1, "latency untouched: {}", r.latency_ms.p50);
         let late = r.timer_late_ms.unwrap();
         assert!((late.max - 0.9).abs() < 0.01, "{}", late.max);
         assert!(r.render().contains("timer late (not in the latency) ms: p50 0.30"), "{}", r.render());
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r, "JSON round trip");
-        let flat =
-            Report::new("x", "draw", "t", (1, 1, 0), Duration::from_secs(1), &histogram(&[1]), BTreeMap::new(), None);
+        let flat = plain(0, Duration::from_secs(1), &histogram(&[1]));
         assert!(!serde_json::to_string(&flat).unwrap().contains("timer_late_ms"), "flat out: no such field");
     }
 
     #[test]
     fn empty_run_has_zero_rates() {
-        let r = Report::new("x", "draw", "t", (1, 1, 5), Duration::ZERO, &Histogram::new(), BTreeMap::new(), None);
+        let r = plain(5, Duration::ZERO, &Histogram::new());
         assert_eq!((r.ok, r.errors), (0, 0));
         assert!(r.ops_per_sec.abs() < f64::EPSILON);
         assert!(table(&[r]).contains("| — | — | — |"));
