@@ -195,7 +195,13 @@ declare -A PORT_OF_MODE=([draw]=${PORT[raffle]} [strategy-draw]=${PORT[strategy]
 # 120 s), or the next run would be measured while it also works off that backlog. How long
 # the drain took after a run is in the summary: work the run's own figure did not include.
 SETTLE_NOTES=()
-undelivered() { psql_bm -d "${DB[award]}" -At -c "SELECT count(*) FROM user_award_record WHERE award_state = 'create'"; }
+undelivered() { # [user id prefix]: award records not delivered yet (of those users)
+  psql_bm -d "${DB[award]}" -At -c \
+    "SELECT count(*) FROM user_award_record WHERE award_state = 'create'${1:+ AND user_id LIKE '$1%'}"
+}
+share_of() { # report percent: that share of the report's operations/s, whole
+  python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * int(sys.argv[2]) / 100))' "$1" "$2"
+}
 settle() { # name of the run before
   local backlog started=$EPOCHREALTIME first
   first=$(undelivered)
@@ -225,15 +231,14 @@ award_latency() { # name of the run
     rate=$BENCH_AWARD_LATENCY_RATE
   else
     [ -n "$LAST_RECORD" ] || fail "award-latency needs a record-award run before it (or BENCH_AWARD_LATENCY_RATE)"
-    rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * 0.25))' "$LAST_RECORD")
+    rate=$(share_of "$LAST_RECORD" 25)
   fi
   [ "$rate" -gt 0 ] || fail "no rate for award-latency"
   load "$name" record-award --rate "$rate" --label "record-award at $rate/s ($name)"
   REPORTS+=("$OUT/$name.json")
   local pending=1
   for _ in $(seq 1 120); do  # every record of the run delivered (or parked), at most 60 s
-    pending=$(psql_bm -d "${DB[award]}" -At -c \
-      "SELECT count(*) FROM user_award_record WHERE user_id LIKE '$RUN-$name-u%' AND award_state = 'create'")
+    pending=$(undelivered "$RUN-$name-u")
     [ "$pending" = 0 ] && break
     sleep 0.5
   done
@@ -273,8 +278,7 @@ for m in $MODES; do
     draw[1-9]|draw[1-9][0-9])  # drawNN: paced at NN % of the flat-out draw's throughput
       percent=${m#draw}
       [ -n "$LAST_DRAW" ] || fail "$m needs a draw run before it"
-      rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["ops_per_sec"] * int(sys.argv[2]) / 100))' \
-        "$LAST_DRAW" "$percent")
+      rate=$(share_of "$LAST_DRAW" "$percent")
       [ "$rate" -gt 0 ] || fail "no draw throughput to take $percent % of"
       load "$name" draw --rate "$rate" --label "draw at $percent% of peak ($rate/s)" ;;
     *) fail "unknown mode $m in BENCH_MODES" ;;

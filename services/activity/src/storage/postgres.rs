@@ -604,24 +604,26 @@ struct PartakeWritten {
 /// $14 request id or NULL. One text per plan shape (four, built once), each prepared once
 /// per connection.
 fn partake_writes(month: RowPlan, day: RowPlan) -> &'static str {
-    static TEXTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
-        let shape = |create: bool| if create { RowPlan::Create { count: 0 } } else { RowPlan::Decrement };
-        [false, true].map(|month| [false, true].map(|day| partake_writes_text(shape(month), shape(day))))
-    });
+    static TEXTS: LazyLock<[[String; 2]; 2]> =
+        LazyLock::new(|| [false, true].map(|month| [false, true].map(|day| partake_writes_text(month, day))));
     let create = |plan: RowPlan| usize::from(matches!(plan, RowPlan::Create { .. }));
     &TEXTS[create(month)][create(day)]
 }
 
-fn partake_writes_text(month: RowPlan, day: RowPlan) -> String {
-    let period_write = |kind: &str, plan: RowPlan, period: u8, allowance: u8| match plan {
-        RowPlan::Decrement => format!(
-            "UPDATE raffle_activity_account_{kind} SET {kind}_count_surplus = {kind}_count_surplus - 1, updated_at = now() \
-             WHERE user_id = $1 AND activity_id = $2 AND {kind} = ${period} AND {kind}_count_surplus > 0 RETURNING 1"
-        ),
-        RowPlan::Create { .. } => format!(
-            "INSERT INTO raffle_activity_account_{kind} (user_id, activity_id, {kind}, {kind}_count, {kind}_count_surplus) \
-             VALUES ($1, $2, ${period}, ${allowance}, ${allowance} - 1) RETURNING 1"
-        ),
+/// The text of [`partake_writes`]; `month` / `day`: whether that row is created.
+fn partake_writes_text(month: bool, day: bool) -> String {
+    let period_write = |kind: &str, create: bool, period: u8, allowance: u8| {
+        if create {
+            format!(
+                "INSERT INTO raffle_activity_account_{kind} (user_id, activity_id, {kind}, {kind}_count, {kind}_count_surplus) \
+                 VALUES ($1, $2, ${period}, ${allowance}, ${allowance} - 1) RETURNING 1"
+            )
+        } else {
+            format!(
+                "UPDATE raffle_activity_account_{kind} SET {kind}_count_surplus = {kind}_count_surplus - 1, updated_at = now() \
+                 WHERE user_id = $1 AND activity_id = $2 AND {kind} = ${period} AND {kind}_count_surplus > 0 RETURNING 1"
+            )
+        }
     };
     format!(
         "WITH account_row AS (\

@@ -188,16 +188,6 @@ impl AwardStore {
     /// as the last line of defence.
     pub(super) async fn book_in(tx: &mut PgConnection, trade: &NewCreditTrade) -> Result<Booking, AwardError> {
         let balance = Self::lock_account(tx, &trade.user_id, trade.trade_type).await?;
-        Self::book_locked(tx, trade, balance).await
-    }
-
-    /// [`Self::book_in`] after the account row is locked: `balance` is what the lock read
-    /// (`None`: no account).
-    async fn book_locked(
-        tx: &mut PgConnection,
-        trade: &NewCreditTrade,
-        balance: Option<CreditAccount>,
-    ) -> Result<Booking, AwardError> {
         let expected = match balance.unwrap_or_default().apply(trade.trade_type, trade.amount) {
             Ok(expected) => expected,
             Err(shortfall) => {
