@@ -6,6 +6,7 @@
 //! itself (`--duration` ≤ 10 min, `--requests` ≤ 10 M, every call ≤ 10 s).
 
 pub mod args;
+pub mod cpu;
 pub mod histogram;
 pub mod report;
 pub mod run;

@@ -96,6 +96,10 @@ pub struct Report {
     /// p99 around Tokio's 1 ms timer tick here). `None` flat out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timer_late_ms: Option<Latency>,
+    /// Share (0–1) of the machine's CPU time that was busy during the measured window — all
+    /// processes, the load tool included (Linux `/proc/stat`; `None` elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_busy: Option<f64>,
     /// Failed operations by `<gRPC code>/<bm code>`.
     pub errors_by_code: BTreeMap<String, u64>,
     /// The same-run baseline, if given.
@@ -132,6 +136,7 @@ impl Report {
             ops_per_sec,
             latency_ms: Latency::of(histogram),
             timer_late_ms: None,
+            cpu_busy: None,
             errors_by_code,
             baseline: baseline.map(|(name, ops)| Baseline { name, ops_per_sec: ops, ratio: ops_per_sec / ops }),
         }
@@ -141,6 +146,13 @@ impl Report {
     #[must_use]
     pub fn with_timer_lateness(mut self, late: &Histogram) -> Self {
         self.timer_late_ms = Some(Latency::of(late));
+        self
+    }
+
+    /// The report with how busy the machine's CPUs were in the window (a share, 0–1).
+    #[must_use]
+    pub fn with_cpu_busy(mut self, busy: Option<f64>) -> Self {
+        self.cpu_busy = busy;
         self
     }
 
@@ -172,6 +184,9 @@ impl Report {
                 t.p50, t.p99, t.max
             );
         }
+        if let Some(busy) = self.cpu_busy {
+            let _ = writeln!(out, "   machine's CPUs busy: {:.0} % (all processes, the load tool too)", busy * 100.0);
+        }
         for (code, n) in &self.errors_by_code {
             let _ = writeln!(out, "   error {code}: {n}");
         }
@@ -185,8 +200,8 @@ impl Report {
 /// A markdown table of reports (one row each).
 pub fn table(reports: &[Report]) -> String {
     let mut out = String::from(
-        "| measure | users | rate | ops/s | p50 ms | p95 ms | p99 ms | max ms | errors | baseline | baseline ops/s | ratio |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| measure | users | rate | ops/s | p50 ms | p95 ms | p99 ms | max ms | errors | CPUs busy | baseline | baseline ops/s | ratio |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in reports {
         let l = &r.latency_ms;
@@ -195,9 +210,10 @@ pub fn table(reports: &[Report]) -> String {
             || ("—".to_owned(), "—".to_owned(), "—".to_owned()),
             |b| (b.name.clone(), format!("{:.0}", b.ops_per_sec), format!("{:.2}", b.ratio)),
         );
+        let busy = r.cpu_busy.map_or_else(|| "—".to_owned(), |b| format!("{:.0} %", b * 100.0));
         let _ = writeln!(
             out,
-            "| {} | {} | {rate} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {name} | {ops} | {ratio} |",
+            "| {} | {} | {rate} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {busy} | {name} | {ops} | {ratio} |",
             r.label, r.users, r.ops_per_sec, l.p50, l.p95, l.p99, l.max, r.errors
         );
     }
@@ -257,7 +273,20 @@ mod tests {
         assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r, "JSON round trip");
         let t = table(&[r]);
         assert!(t.lines().nth(2).unwrap().starts_with("| draw | 10 | max | 100 |"), "{t}");
-        assert!(t.contains("| pgbench | 400 | 0.25 |"), "{t}");
+        assert!(t.contains("| 3 | — | pgbench | 400 | 0.25 |"), "no CPU share measured: {t}");
+    }
+
+    #[test]
+    fn the_cpu_share_is_shown_in_percent_and_kept_in_the_json() {
+        let r = plain(0, Duration::from_secs(1), &histogram(&[1_000])).with_cpu_busy(Some(0.734));
+        assert!(r.render().contains("machine's CPUs busy: 73 %"), "{}", r.render());
+        assert!(table(std::slice::from_ref(&r)).contains("| 0 | 73 % | — |"), "{}", table(std::slice::from_ref(&r)));
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"cpu_busy\":0.734"), "{json}");
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r, "JSON round trip");
+        let unmeasured = plain(0, Duration::from_secs(1), &histogram(&[1]));
+        assert!(!serde_json::to_string(&unmeasured).unwrap().contains("cpu_busy"), "not measured: no such field");
+        assert!(!unmeasured.render().contains("CPUs busy"));
     }
 
     /// A report of one user on one connection at `rate`, without errors or baseline.
@@ -283,6 +312,6 @@ mod tests {
         let r = plain(5, Duration::ZERO, &Histogram::new());
         assert_eq!((r.ok, r.errors), (0, 0));
         assert!(r.ops_per_sec.abs() < f64::EPSILON);
-        assert!(table(&[r]).contains("| — | — | — |"));
+        assert!(table(&[r]).contains("| 0 | — | — | — | — |"));
     }
 }

@@ -26,6 +26,7 @@ use tonic::{
 
 use crate::{
     args::{Mode, OrderIds, RunArgs, Stop},
+    cpu::CpuTimes,
     histogram::Histogram,
     report::{Report, error_bucket},
 };
@@ -302,6 +303,9 @@ pub async fn run(args: Arc<RunArgs>) -> Result<Report, String> {
         .into_iter()
         .map(|user| tokio::spawn(drive(user, args.clone(), progress.clone(), start, measure_from, end)))
         .collect();
+    // The machine's CPU time over the measured window (the users run meanwhile).
+    tokio::time::sleep_until(measure_from).await;
+    let cpu_from = CpuTimes::now();
     let (mut histogram, mut timer_late) = (Histogram::new(), Histogram::new());
     let mut errors = BTreeMap::new();
     for handle in handles {
@@ -316,6 +320,7 @@ pub async fn run(args: Arc<RunArgs>) -> Result<Report, String> {
         }
     }
     let finished = Instant::now();
+    let cpu_busy = cpu_from.zip(CpuTimes::now()).and_then(|(from, to)| from.busy_until(&to));
     progress.done.store(true, Ordering::Relaxed);
     drop(ticker.await);
     let window = finished.saturating_duration_since(measure_from);
@@ -329,6 +334,7 @@ pub async fn run(args: Arc<RunArgs>) -> Result<Report, String> {
         errors,
         args.baseline.clone(),
     );
+    let report = report.with_cpu_busy(cpu_busy);
     Ok(if args.rate > 0 { report.with_timer_lateness(&timer_late) } else { report })
 }
 
