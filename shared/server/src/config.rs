@@ -141,6 +141,12 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// How long a query may wait for a pooled connection, in milliseconds.
     pub acquire_timeout_ms: u64,
+    /// A pooled connection idle at least this long (milliseconds) is pinged before it is
+    /// handed out, and replaced if dead; one used more recently is handed out as is (the pool
+    /// pings every connection when it is returned, so it answered moments ago). 0 = ping on
+    /// every acquire (sqlx's default: one more round trip per transaction). See
+    /// docs/operations.md.
+    pub check_idle_after_ms: u64,
     /// Connection attempts at start before giving up (one per second).
     pub connect_attempts: u32,
     /// Apply pending migrations when serving.
@@ -154,6 +160,7 @@ impl DatabaseSettings {
             url: format!("postgres://bigmarket:bigmarket@127.0.0.1:5432/{name}"),
             max_connections: 16,
             acquire_timeout_ms: 3_000,
+            check_idle_after_ms: 1_000,
             connect_attempts: 10,
             migrate: true,
         }
@@ -184,6 +191,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("check_idle_after_ms", &self.check_idle_after_ms)
             .field("connect_attempts", &self.connect_attempts)
             .field("migrate", &self.migrate)
             .finish()

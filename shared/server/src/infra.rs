@@ -99,11 +99,33 @@ pub enum StartupError {
 
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
+/// The pool's options. sqlx pings a connection (a Sync round trip) when it is returned to the
+/// pool and, by default, again when it is handed out — one more round trip on every
+/// transaction, and a wake-up of its Postgres backend, for a connection that answered moments
+/// ago. Here only a connection idle for `check_idle_after_ms` or longer is pinged on acquire
+/// (a dead one is dropped and another taken): one that went stale while the pool held it (a
+/// Postgres restart, a proxy's idle timeout) is caught; one that broke within that window
+/// fails its query, and the pool drops it when it comes back (the return ping fails).
+pub fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
+    let check_idle_after = Duration::from_millis(settings.check_idle_after_ms);
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .test_before_acquire(false)
+        .before_acquire(move |connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= check_idle_after {
+                    use sqlx::Connection as _;
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 /// Connects the pool, retrying up to `database.connect_attempts` times.
 pub async fn connect_postgres(settings: &DatabaseSettings) -> Result<PgPool, StartupError> {
-    let options = PgPoolOptions::new()
-        .max_connections(settings.max_connections)
-        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms));
+    let options = pool_options(settings);
     let mut attempt = 1;
     loop {
         // One plain connection first: the pool would hide the real reason behind "timed out".
