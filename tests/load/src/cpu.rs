@@ -10,7 +10,8 @@
 pub struct CpuTimes {
     /// Ticks spent idle or waiting for I/O.
     idle: u64,
-    /// All ticks (guest time is already inside user and nice, so it is not added again).
+    /// All ticks (guest time is already inside user and nice, so it is not added again;
+    /// steal — time the hypervisor gave to others — counts as busy: the CPU was not ours).
     total: u64,
 }
 
