@@ -238,7 +238,10 @@ pub async fn connect_nats(settings: &NatsSettings) -> Result<async_nats::Client,
 /// `<subject_prefix>.<service>.>`, file storage, a 2-minute de-duplication window for
 /// `Nats-Msg-Id`. Idempotent, also when several processes start at once: a create that
 /// loses the race to another process (JetStream then answers "subjects overlap") finds the
-/// stream that process made.
+/// stream that process made. A create the server fails is tried again, `STREAM_ATTEMPTS`
+/// times in all: nats-server 2.9 removes an account's store directory with its last stream,
+/// and a stream created at that moment fails with "error creating store for stream"
+/// (10049) — seen in CI while parallel tests dropped their streams.
 pub async fn ensure_stream(
     client: &async_nats::Client,
     settings: &NatsSettings,
@@ -254,17 +257,31 @@ pub async fn ensure_stream(
         ..Default::default()
     };
     let name = config.name.clone();
-    if let Err(error) = context.get_or_create_stream(config).await
-        && context.get_stream(&name).await.is_err()
-    {
-        return Err(StartupError::Nats {
-            what: format!("cannot create JetStream stream {name}"),
-            url: redact_url(&settings.url),
-            reason: error.to_string(),
-        });
+    let mut attempt = 1;
+    loop {
+        match context.get_or_create_stream(config.clone()).await {
+            Ok(_) => return Ok(context),
+            Err(_) if context.get_stream(&name).await.is_ok() => return Ok(context),
+            Err(error) if attempt < STREAM_ATTEMPTS => {
+                tracing::warn!(stream = %name, attempt, %error, "creating the JetStream stream failed, trying again");
+                tokio::time::sleep(STREAM_RETRY_PAUSE).await;
+                attempt += 1;
+            }
+            Err(error) => {
+                return Err(StartupError::Nats {
+                    what: format!("cannot create JetStream stream {name}"),
+                    url: redact_url(&settings.url),
+                    reason: error.to_string(),
+                });
+            }
+        }
     }
-    Ok(context)
 }
+
+/// How often `ensure_stream` asks the server to create a stream before giving up.
+const STREAM_ATTEMPTS: u32 = 5;
+/// The pause between those attempts.
+const STREAM_RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 /// The connections a service with state holds: its database, Redis and NATS (JetStream).
 #[derive(Clone)]

@@ -40,6 +40,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The broker's store directory (`-sd`).
+    pub fn store(&self) -> &std::path::Path {
+        &self.store
+    }
+
     fn log_path(&self) -> PathBuf {
         self.store.with_extension("log")
     }
