@@ -235,7 +235,6 @@ award_latency() { # name of the run
   fi
   [ "$rate" -gt 0 ] || fail "no rate for award-latency"
   load "$name" record-award --rate "$rate" --label "record-award at $rate/s ($name)"
-  REPORTS+=("$OUT/$name.json")
   local pending=1
   for _ in $(seq 1 120); do  # every record of the run delivered (or parked), at most 60 s
     pending=$(undelivered "$RUN-$name-u")
@@ -272,7 +271,7 @@ for m in $MODES; do
     partake)        load "$name" partake --baseline "pgbench partake.sql+complete_order.sql=${PG_OPS[partake]}" ;;
     record-award)   load "$name" record-award --baseline "pgbench record_award.sql=${PG_OPS[record_award]}"
                     LAST_RECORD="$OUT/$name.json" ;;
-    award-latency)  award_latency "$name"; continue ;;
+    award-latency)  award_latency "$name" ;;
     draw)           load "$name" draw --baseline "pgbench draw (all steps + distribution)=${PG_OPS[draw]}"
                     LAST_DRAW="$OUT/$name.json" ;;
     draw[1-9]|draw[1-9][0-9])  # drawNN: paced at NN % of the flat-out draw's throughput

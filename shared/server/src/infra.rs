@@ -99,6 +99,33 @@ pub enum StartupError {
 
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
+/// Runs `attempt` until it succeeds, `attempts` times at most, `pause` apart, logging each
+/// retry as "`what`, retrying" with the `url`. Gives up at once on an error `permanent` says
+/// waiting cannot mend. Err: the last error and how many attempts were made.
+async fn with_retries<T, E, Fut>(
+    (what, url): (&str, &str),
+    (attempts, pause): (u32, Duration),
+    permanent: impl Fn(&E) -> bool,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T, (u32, E)>
+where
+    E: std::fmt::Display,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut made = 1;
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) if made >= attempts || permanent(&error) => return Err((made, error)),
+            Err(error) => {
+                tracing::warn!(attempt = made, url, %error, "{what}, retrying");
+                tokio::time::sleep(pause).await;
+                made += 1;
+            }
+        }
+    }
+}
+
 /// The pool's options. sqlx pings a connection (a Sync round trip) when it is returned to the
 /// pool and, by default, again when it is handed out — one more round trip on every
 /// transaction, and a wake-up of its Postgres backend, for a connection that answered moments
@@ -126,33 +153,22 @@ pub fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
 /// Connects the pool, retrying up to `database.connect_attempts` times.
 pub async fn connect_postgres(settings: &DatabaseSettings) -> Result<PgPool, StartupError> {
     let options = pool_options(settings);
-    let mut attempt = 1;
-    loop {
+    let url = settings.redacted_url();
+    with_retries(
+        ("postgres not reachable yet", &url),
+        (settings.connect_attempts, RETRY_PAUSE),
+        // A malformed URL does not get better by waiting; anything else might (Postgres
+        // still starting, network not up yet).
+        |error| matches!(error, sqlx::Error::Configuration(_)),
         // One plain connection first: the pool would hide the real reason behind "timed out".
-        let probe = async {
+        || async {
             use sqlx::Connection as _;
             sqlx::PgConnection::connect(&settings.url).await?.close().await?;
             options.clone().connect(&settings.url).await
-        };
-        match probe.await {
-            Ok(pool) => return Ok(pool),
-            Err(error) => {
-                // A malformed URL does not get better by waiting; anything else might
-                // (Postgres still starting, network not up yet).
-                let permanent = matches!(error, sqlx::Error::Configuration(_));
-                if permanent || attempt >= settings.connect_attempts {
-                    return Err(StartupError::Postgres {
-                        url: settings.redacted_url(),
-                        attempts: attempt,
-                        source: error,
-                    });
-                }
-                tracing::warn!(attempt, url = %settings.redacted_url(), %error, "postgres not reachable yet, retrying");
-                tokio::time::sleep(RETRY_PAUSE).await;
-                attempt += 1;
-            }
-        }
-    }
+        },
+    )
+    .await
+    .map_err(|(attempts, source)| StartupError::Postgres { url, attempts, source })
 }
 
 /// Connects and applies `migrator`.
@@ -189,18 +205,15 @@ pub async fn connect_redis(settings: &RedisSettings) -> Result<RedisPool, Startu
     let mut config = deadpool_redis::Config::from_url(settings.url.clone());
     config.pool = Some(deadpool_redis::PoolConfig::new(settings.pool_size));
     let pool = config.create_pool(Some(Runtime::Tokio1)).map_err(|e| failed(0, e.to_string()))?;
-    let mut attempt = 1;
-    loop {
-        match ping_redis(&pool).await {
-            Ok(()) => return Ok(pool),
-            Err(reason) if attempt >= settings.connect_attempts => return Err(failed(attempt, reason)),
-            Err(reason) => {
-                tracing::warn!(attempt, %url, %reason, "redis not reachable yet, retrying");
-                tokio::time::sleep(RETRY_PAUSE).await;
-                attempt += 1;
-            }
-        }
-    }
+    with_retries(
+        ("redis not reachable yet", &url),
+        (settings.connect_attempts, RETRY_PAUSE),
+        |_| false,
+        || ping_redis(&pool),
+    )
+    .await
+    .map_err(|(attempts, reason)| failed(attempts, reason))?;
+    Ok(pool)
 }
 
 /// One PING through the pool.
@@ -212,26 +225,23 @@ pub async fn ping_redis(pool: &RedisPool) -> Result<(), String> {
 /// Connects to NATS, retrying up to `nats.connect_attempts` times.
 pub async fn connect_nats(settings: &NatsSettings) -> Result<async_nats::Client, StartupError> {
     let url = redact_url(&settings.url);
-    let mut attempt = 1;
-    loop {
-        let options =
-            async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(2)).name(env!("CARGO_PKG_NAME"));
-        match options.connect(settings.url.as_str()).await {
-            Ok(client) => return Ok(client),
-            Err(error) if attempt >= settings.connect_attempts => {
-                return Err(StartupError::Nats {
-                    what: format!("cannot connect after {attempt} attempts"),
-                    url,
-                    reason: error.to_string(),
-                });
-            }
-            Err(error) => {
-                tracing::warn!(attempt, %url, %error, "nats not reachable yet, retrying");
-                tokio::time::sleep(RETRY_PAUSE).await;
-                attempt += 1;
-            }
-        }
-    }
+    with_retries(
+        ("nats not reachable yet", &url),
+        (settings.connect_attempts, RETRY_PAUSE),
+        |_| false,
+        || {
+            async_nats::ConnectOptions::new()
+                .connection_timeout(Duration::from_secs(2))
+                .name(env!("CARGO_PKG_NAME"))
+                .connect(settings.url.as_str())
+        },
+    )
+    .await
+    .map_err(|(attempts, error)| StartupError::Nats {
+        what: format!("cannot connect after {attempts} attempts"),
+        url,
+        reason: error.to_string(),
+    })
 }
 
 /// Creates (or finds) the JetStream stream of `service`: `<stream_prefix>_<SERVICE>` over
@@ -256,26 +266,23 @@ pub async fn ensure_stream(
         max_age: Duration::from_hours(7 * 24),
         ..Default::default()
     };
-    let name = config.name.clone();
-    let mut attempt = 1;
-    loop {
-        match context.get_or_create_stream(config.clone()).await {
-            Ok(_) => return Ok(context),
-            Err(_) if context.get_stream(&name).await.is_ok() => return Ok(context),
-            Err(error) if attempt < STREAM_ATTEMPTS => {
-                tracing::warn!(stream = %name, attempt, %error, "creating the JetStream stream failed, trying again");
-                tokio::time::sleep(STREAM_RETRY_PAUSE).await;
-                attempt += 1;
+    let (name, url) = (config.name.clone(), redact_url(&settings.url));
+    let what = format!("cannot create JetStream stream {name}");
+    with_retries(
+        (&what, &url),
+        (STREAM_ATTEMPTS, STREAM_RETRY_PAUSE),
+        |_| false,
+        || async {
+            match context.get_or_create_stream(config.clone()).await {
+                Ok(_) => Ok(()),
+                Err(_) if context.get_stream(&name).await.is_ok() => Ok(()),
+                Err(error) => Err(error),
             }
-            Err(error) => {
-                return Err(StartupError::Nats {
-                    what: format!("cannot create JetStream stream {name}"),
-                    url: redact_url(&settings.url),
-                    reason: error.to_string(),
-                });
-            }
-        }
-    }
+        },
+    )
+    .await
+    .map_err(|(_, error)| StartupError::Nats { what, url, reason: error.to_string() })?;
+    Ok(context)
 }
 
 /// How often `ensure_stream` asks the server to create a stream before giving up.

@@ -185,7 +185,7 @@ impl Report {
             );
         }
         if let Some(busy) = self.cpu_busy {
-            let _ = writeln!(out, "   machine's CPUs busy: {:.0} % (all processes, the load tool too)", busy * 100.0);
+            let _ = writeln!(out, "   machine's CPUs busy: {} (all processes, the load tool too)", percent(busy));
         }
         for (code, n) in &self.errors_by_code {
             let _ = writeln!(out, "   error {code}: {n}");
@@ -195,6 +195,11 @@ impl Report {
         }
         out
     }
+}
+
+/// A share (0–1) as whole per cent, e.g. `73 %`.
+fn percent(share: f64) -> String {
+    format!("{:.0} %", share * 100.0)
 }
 
 /// A markdown table of reports (one row each).
@@ -210,7 +215,7 @@ pub fn table(reports: &[Report]) -> String {
             || ("—".to_owned(), "—".to_owned(), "—".to_owned()),
             |b| (b.name.clone(), format!("{:.0}", b.ops_per_sec), format!("{:.2}", b.ratio)),
         );
-        let busy = r.cpu_busy.map_or_else(|| "—".to_owned(), |b| format!("{:.0} %", b * 100.0));
+        let busy = r.cpu_busy.map_or_else(|| "—".to_owned(), percent);
         let _ = writeln!(
             out,
             "| {} | {} | {rate} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {busy} | {name} | {ops} | {ratio} |",
