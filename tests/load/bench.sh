@@ -187,8 +187,11 @@ load() { # json-name mode [bm-bench options...]
   say "bm-bench $name"
   "$BENCH" run --mode "$mode" --target "127.0.0.1:${PORT_OF_MODE[$mode]}" --users "$USERS" \
     --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" --run-id "$RUN-$name" \
-    --json "$OUT/$name.json" "$@"
+    --json "$OUT/$name.json" --cpu-of "$CPU_OF" "$@"
 }
+# Whose CPU time per operation every report gives (item 19 of docs/BENCHMARKS.md): where a
+# run's work lands, and how a draw's cost changes with the rate.
+CPU_OF=postgres,nats-server,redis-server,strategy,activity,award,raffle,bm-bench
 declare -A PORT_OF_MODE=([draw]=${PORT[raffle]} [strategy-draw]=${PORT[strategy]} [partake]=${PORT[activity]} [record-award]=${PORT[award]})
 # Awards a run recorded faster than the send_award consumer delivers them are delivered
 # after it: each mode starts only once the earlier runs' records are all delivered (at most

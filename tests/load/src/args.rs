@@ -100,6 +100,8 @@ pub struct RunArgs {
     pub json: Option<String>,
     /// A same-run baseline to compare with: name and operations per second.
     pub baseline: Option<(String, f64)>,
+    /// Process names (`/proc/<pid>/comm`) whose CPU time per operation the report gives.
+    pub cpu_of: Vec<String>,
 }
 
 /// The subcommands.
@@ -156,6 +158,8 @@ run options:
   --label NAME        name of the report (the mode)
   --json PATH         also write the report as JSON (- = stdout)
   --baseline NAME=OPS a same-run baseline in operations/s; the report prints the ratio
+  --cpu-of NAMES      process names, comma-separated (e.g. postgres,raffle): the report gives
+                      each one's CPU time per operation in the window (Linux; <= 16 names)
 ";
 
 /// A bad command line.
@@ -294,6 +298,20 @@ fn parse_armory(args: &[String]) -> Result<Command, ArgError> {
     Ok(Command::Armory { target, activity_id, wait })
 }
 
+/// `--cpu-of`: 1 to 16 process names as the kernel keeps them (at most 15 bytes, no `/`).
+fn process_names(value: &str) -> Result<Vec<String>, ArgError> {
+    let names: Vec<String> = value.split(',').map(str::trim).map(str::to_owned).collect();
+    if names.len() > 16 {
+        return Err(bad("--cpu-of: at most 16 process names"));
+    }
+    if let Some(name) = names.iter().find(|n| n.is_empty() || n.len() > 15 || n.contains('/')) {
+        return Err(bad(format!(
+            "--cpu-of: {name:?} is not a process name (1-15 bytes, as in /proc/<pid>/comm; not a path)"
+        )));
+    }
+    Ok(names)
+}
+
 fn parse_run(args: &[String], default_run_id: &str) -> Result<RunArgs, ArgError> {
     let mut mode = Mode::Draw;
     let mut target = None;
@@ -314,6 +332,7 @@ fn parse_run(args: &[String], default_run_id: &str) -> Result<RunArgs, ArgError>
         label: String::new(),
         json: None,
         baseline: None,
+        cpu_of: Vec::new(),
     };
     let (mut duration, mut requests, mut warmup) = (None, None, None);
     for (flag, value) in pairs(args)? {
@@ -345,6 +364,7 @@ fn parse_run(args: &[String], default_run_id: &str) -> Result<RunArgs, ArgError>
             "--label" => value.clone_into(&mut run.label),
             "--json" => run.json = Some(value.to_owned()),
             "--baseline" => run.baseline = Some(baseline(value)?),
+            "--cpu-of" => run.cpu_of = process_names(value)?,
             other => return Err(bad(format!("unknown flag {other}"))),
         }
     }
@@ -427,6 +447,8 @@ mod tests {
         assert_eq!(r.stop, Stop::Count(1000));
         assert_eq!(r.warmup, Duration::ZERO, "a counted run has no warm-up");
         assert_eq!(r.baseline, Some(("pgbench".to_owned(), 812.5)));
+        assert!(r.cpu_of.is_empty(), "per-process CPU only when asked");
+        assert_eq!(run("--cpu-of postgres,nats-server,raffle").cpu_of, ["postgres", "nats-server", "raffle"]);
     }
 
     #[test]
@@ -469,6 +491,10 @@ mod tests {
             "--baseline pgbench",
             "--baseline pgbench=-1",
             "--order-ids some",
+            "--cpu-of postgres,,raffle",
+            "--cpu-of /usr/bin/raffle",
+            "--cpu-of a-name-longer-than-15",
+            "--cpu-of a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q",
         ] {
             assert!(parse(&args(line), "r").is_err(), "{line:?} must be refused");
         }

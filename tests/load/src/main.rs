@@ -4,7 +4,7 @@ use std::{io::Write as _, process::ExitCode, sync::Arc};
 
 use bm_load::{
     args::{self, Command, USAGE},
-    report::{Report, table},
+    report::{Report, cpu_table, table},
     run,
 };
 
@@ -51,7 +51,11 @@ async fn main_result() -> Result<ExitCode, String> {
     };
     match command {
         Command::Help => out(USAGE)?,
-        Command::Table(paths) => out(&table(&read_reports(&paths)?))?,
+        Command::Table(paths) => {
+            let reports = read_reports(&paths)?;
+            let cpu = cpu_table(&reports);
+            out(&if cpu.is_empty() { table(&reports) } else { format!("{}\n{cpu}", table(&reports)) })?;
+        }
         Command::CleanupNats { url, stream_prefix } => cleanup_nats(&url, &stream_prefix).await?,
         Command::Armory { target, activity_id, wait } => run::armory(target, activity_id, wait).await?,
         Command::Run(run_args) => {

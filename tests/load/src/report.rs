@@ -100,6 +100,10 @@ pub struct Report {
     /// processes, the load tool included (Linux `/proc/stat`; `None` elsewhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_busy: Option<f64>,
+    /// CPU milliseconds per successful operation in the window, by process name (`--cpu-of`;
+    /// all processes of a name summed, e.g. every Postgres backend).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cpu_ms_per_op: BTreeMap<String, f64>,
     /// Failed operations by `<gRPC code>/<bm code>`.
     pub errors_by_code: BTreeMap<String, u64>,
     /// The same-run baseline, if given.
@@ -137,6 +141,7 @@ impl Report {
             latency_ms: Latency::of(histogram),
             timer_late_ms: None,
             cpu_busy: None,
+            cpu_ms_per_op: BTreeMap::new(),
             errors_by_code,
             baseline: baseline.map(|(name, ops)| Baseline { name, ops_per_sec: ops, ratio: ops_per_sec / ops }),
         }
@@ -153,6 +158,13 @@ impl Report {
     #[must_use]
     pub fn with_cpu_busy(mut self, busy: Option<f64>) -> Self {
         self.cpu_busy = busy;
+        self
+    }
+
+    /// The report with the named processes' CPU milliseconds per operation.
+    #[must_use]
+    pub fn with_cpu_per_op(mut self, per_op: BTreeMap<String, f64>) -> Self {
+        self.cpu_ms_per_op = per_op;
         self
     }
 
@@ -186,6 +198,11 @@ impl Report {
         }
         if let Some(busy) = self.cpu_busy {
             let _ = writeln!(out, "   machine's CPUs busy: {} (all processes, the load tool too)", percent(busy));
+        }
+        if !self.cpu_ms_per_op.is_empty() {
+            let each: Vec<String> = self.cpu_ms_per_op.iter().map(|(name, ms)| format!("{name} {ms:.2}")).collect();
+            let all: f64 = self.cpu_ms_per_op.values().sum();
+            let _ = writeln!(out, "   CPU ms per operation: {}  (these together {all:.2})", each.join("  "));
         }
         for (code, n) in &self.errors_by_code {
             let _ = writeln!(out, "   error {code}: {n}");
@@ -221,6 +238,31 @@ pub fn table(reports: &[Report]) -> String {
             "| {} | {} | {rate} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {busy} | {name} | {ops} | {ratio} |",
             r.label, r.users, r.ops_per_sec, l.p50, l.p95, l.p99, l.max, r.errors
         );
+    }
+    out
+}
+
+/// A markdown table of the reports' CPU milliseconds per operation by process (a column per
+/// process name any report measured); empty when none did.
+pub fn cpu_table(reports: &[Report]) -> String {
+    let names: std::collections::BTreeSet<&String> = reports.iter().flat_map(|r| r.cpu_ms_per_op.keys()).collect();
+    if names.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("| CPU ms per operation | ops/s |");
+    for name in &names {
+        let _ = write!(out, " {name} |");
+    }
+    out.push_str(" together |\n|---|---|");
+    out.push_str(&"---|".repeat(names.len() + 1));
+    out.push('\n');
+    for r in reports.iter().filter(|r| !r.cpu_ms_per_op.is_empty()) {
+        let _ = write!(out, "| {} | {:.0} |", r.label, r.ops_per_sec);
+        for name in &names {
+            let cell = r.cpu_ms_per_op.get(*name).map_or_else(|| "—".to_owned(), |ms| format!("{ms:.2}"));
+            let _ = write!(out, " {cell} |");
+        }
+        let _ = writeln!(out, " {:.2} |", r.cpu_ms_per_op.values().sum::<f64>());
     }
     out
 }
@@ -292,6 +334,30 @@ mod tests {
         let unmeasured = plain(0, Duration::from_secs(1), &histogram(&[1]));
         assert!(!serde_json::to_string(&unmeasured).unwrap().contains("cpu_busy"), "not measured: no such field");
         assert!(!unmeasured.render().contains("CPUs busy"));
+    }
+
+    #[test]
+    fn cpu_per_operation_by_process_is_shown_tabled_and_kept_in_the_json() {
+        let per_op = BTreeMap::from([("postgres".to_owned(), 3.94), ("raffle".to_owned(), 0.96)]);
+        let r = plain(50, Duration::from_secs(1), &histogram(&[1_000])).with_cpu_per_op(per_op);
+        let text = r.render();
+        assert!(text.contains("CPU ms per operation: postgres 3.94  raffle 0.96  (these together 4.90)"), "{text}");
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"cpu_ms_per_op\":{\"postgres\":3.94,\"raffle\":0.96}"), "{json}");
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r, "JSON round trip");
+        let other = plain(0, Duration::from_secs(1), &histogram(&[1_000]))
+            .with_cpu_per_op(BTreeMap::from([("award".to_owned(), 0.5), ("postgres".to_owned(), 2.0)]));
+        let unmeasured = plain(0, Duration::from_secs(1), &histogram(&[1]));
+        let t = cpu_table(&[r, other, unmeasured.clone()]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "| CPU ms per operation | ops/s | award | postgres | raffle | together |", "{t}");
+        assert_eq!(lines[1], "|---|---|---|---|---|---|");
+        assert_eq!(lines[2], "| x | 1 | — | 3.94 | 0.96 | 4.90 |", "a process the run did not measure: —");
+        assert_eq!(lines[3], "| x | 1 | 0.50 | 2.00 | — | 2.50 |");
+        assert_eq!(lines.len(), 4, "a report without the figures gets no row: {t}");
+        assert!(cpu_table(std::slice::from_ref(&unmeasured)).is_empty(), "nothing measured: no table");
+        assert!(!serde_json::to_string(&unmeasured).unwrap().contains("cpu_ms_per_op"));
+        assert!(!unmeasured.render().contains("CPU ms"));
     }
 
     /// A report of one user on one connection at `rate`, without errors or baseline.

@@ -26,7 +26,7 @@ use tonic::{
 
 use crate::{
     args::{Mode, OrderIds, RunArgs, Stop},
-    cpu::CpuTimes,
+    cpu::{CpuTimes, ProcessTimes, ticks_per_second},
     histogram::Histogram,
     report::{Report, error_bucket},
 };
@@ -306,6 +306,7 @@ pub async fn run(args: Arc<RunArgs>) -> Result<Report, String> {
     // The machine's CPU time over the measured window (the users run meanwhile).
     tokio::time::sleep_until(measure_from).await;
     let cpu_from = CpuTimes::now();
+    let processes_from = ProcessTimes::now(&args.cpu_of);
     let (mut histogram, mut timer_late) = (Histogram::new(), Histogram::new());
     let mut errors = BTreeMap::new();
     for handle in handles {
@@ -321,6 +322,7 @@ pub async fn run(args: Arc<RunArgs>) -> Result<Report, String> {
     }
     let finished = Instant::now();
     let cpu_busy = cpu_from.zip(CpuTimes::now()).and_then(|(from, to)| from.busy_until(&to));
+    let processes_to = ProcessTimes::now(&args.cpu_of);
     progress.done.store(true, Ordering::Relaxed);
     drop(ticker.await);
     let window = finished.saturating_duration_since(measure_from);
@@ -334,7 +336,11 @@ pub async fn run(args: Arc<RunArgs>) -> Result<Report, String> {
         errors,
         args.baseline.clone(),
     );
-    let report = report.with_cpu_busy(cpu_busy);
+    let cpu_per_op = processes_from
+        .zip(processes_to)
+        .map(|(from, to)| from.ms_per_op(&to, histogram.count(), ticks_per_second()))
+        .unwrap_or_default();
+    let report = report.with_cpu_busy(cpu_busy).with_cpu_per_op(cpu_per_op);
     Ok(if args.rate > 0 { report.with_timer_lateness(&timer_late) } else { report })
 }
 
