@@ -182,6 +182,9 @@ pgbench_run draw partake strategy_draw record_award complete_order distribute_aw
 pgbench_run draw_calls partake strategy_draw record_award complete_order
 
 # --- our figures --------------------------------------------------------------------------
+# Whose CPU time per operation every report gives (item 19 of docs/BENCHMARKS.md): where a
+# run's work lands, and how a draw's cost changes with the rate.
+CPU_OF=postgres,nats-server,redis-server,strategy,activity,award,raffle,bm-bench
 load() { # json-name mode [bm-bench options...]
   local name=$1 mode=$2; shift 2
   say "bm-bench $name"
@@ -189,9 +192,6 @@ load() { # json-name mode [bm-bench options...]
     --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" --run-id "$RUN-$name" \
     --json "$OUT/$name.json" --cpu-of "$CPU_OF" "$@"
 }
-# Whose CPU time per operation every report gives (item 19 of docs/BENCHMARKS.md): where a
-# run's work lands, and how a draw's cost changes with the rate.
-CPU_OF=postgres,nats-server,redis-server,strategy,activity,award,raffle,bm-bench
 declare -A PORT_OF_MODE=([draw]=${PORT[raffle]} [strategy-draw]=${PORT[strategy]} [partake]=${PORT[activity]} [record-award]=${PORT[award]})
 # Awards a run recorded faster than the send_award consumer delivers them are delivered
 # after it: each mode starts only once the earlier runs' records are all delivered (at most

@@ -76,9 +76,10 @@ impl ProcessTimes {
         Some(times)
     }
 
-    /// The named processes' times with `pid` added (for tests and callers that read elsewhere).
+    /// The times with `pid` added.
+    #[cfg(test)]
     #[must_use]
-    pub fn with(mut self, pid: u32, name: &str, ticks: u64) -> Self {
+    fn with(mut self, pid: u32, name: &str, ticks: u64) -> Self {
         self.0.insert(pid, (name.to_owned(), ticks));
         self
     }
@@ -87,10 +88,10 @@ impl ProcessTimes {
     /// process started in between counts from zero; one that ended in between is missing
     /// (its time cannot be read any more). Empty when no operation succeeded.
     pub fn ms_per_op(&self, later: &Self, ops: u64, ticks_per_second: u64) -> BTreeMap<String, f64> {
-        let mut per_name: BTreeMap<String, u64> = BTreeMap::new();
         if ops == 0 || ticks_per_second == 0 {
             return BTreeMap::new();
         }
+        let mut per_name: BTreeMap<String, u64> = BTreeMap::new();
         for (pid, (name, ticks)) in &later.0 {
             let before = self.0.get(pid).filter(|(n, _)| n == name).map_or(0, |(_, t)| *t);
             *per_name.entry(name.clone()).or_insert(0) += ticks.saturating_sub(before);

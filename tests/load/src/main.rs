@@ -53,8 +53,12 @@ async fn main_result() -> Result<ExitCode, String> {
         Command::Help => out(USAGE)?,
         Command::Table(paths) => {
             let reports = read_reports(&paths)?;
-            let cpu = cpu_table(&reports);
-            out(&if cpu.is_empty() { table(&reports) } else { format!("{}\n{cpu}", table(&reports)) })?;
+            let (mut text, cpu) = (table(&reports), cpu_table(&reports));
+            if !cpu.is_empty() {
+                text.push('\n');
+                text.push_str(&cpu);
+            }
+            out(&text)?;
         }
         Command::CleanupNats { url, stream_prefix } => cleanup_nats(&url, &stream_prefix).await?,
         Command::Armory { target, activity_id, wait } => run::armory(target, activity_id, wait).await?,

@@ -168,6 +168,11 @@ impl Report {
         self
     }
 
+    /// The named processes' CPU milliseconds per operation, all of them together.
+    fn cpu_ms_together(&self) -> f64 {
+        self.cpu_ms_per_op.values().sum()
+    }
+
     /// The human-readable report.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -201,8 +206,12 @@ impl Report {
         }
         if !self.cpu_ms_per_op.is_empty() {
             let each: Vec<String> = self.cpu_ms_per_op.iter().map(|(name, ms)| format!("{name} {ms:.2}")).collect();
-            let all: f64 = self.cpu_ms_per_op.values().sum();
-            let _ = writeln!(out, "   CPU ms per operation: {}  (these together {all:.2})", each.join("  "));
+            let _ = writeln!(
+                out,
+                "   CPU ms per operation: {}  (these together {:.2})",
+                each.join("  "),
+                self.cpu_ms_together()
+            );
         }
         for (code, n) in &self.errors_by_code {
             let _ = writeln!(out, "   error {code}: {n}");
@@ -262,7 +271,7 @@ pub fn cpu_table(reports: &[Report]) -> String {
             let cell = r.cpu_ms_per_op.get(*name).map_or_else(|| "—".to_owned(), |ms| format!("{ms:.2}"));
             let _ = write!(out, " {cell} |");
         }
-        let _ = writeln!(out, " {:.2} |", r.cpu_ms_per_op.values().sum::<f64>());
+        let _ = writeln!(out, " {:.2} |", r.cpu_ms_together());
     }
     out
 }
